@@ -49,8 +49,22 @@ export class Rng {
     return (hi * 67108864 + lo) / 9007199254740992;
   }
 
-  /** Uniform integer in [0, n) for 1 <= n <= 2^32 (unbiased, by rejection). */
+  /** Uniform integer in [0, n) for 1 <= n <= 2^32, unbiased. */
   int(n: number): number {
+    if (n <= 2097152 && n >= 1 && (n | 0) === n) {
+      // Lemire's multiply-shift with rejection: x·n is exact in a double for n < 2^21, and the
+      // (slow) modulo that sets the rejection threshold is only computed in the rare low-bits case.
+      let m = this.nextUint32() * n;
+      let low = m >>> 0; // ToUint32: m mod 2^32, exact for integers below 2^53
+      if (low < n) {
+        const threshold = (4294967296 - n) % n;
+        while (low < threshold) {
+          m = this.nextUint32() * n;
+          low = m >>> 0;
+        }
+      }
+      return Math.floor(m / 4294967296);
+    }
     if (!(n >= 1) || n > 4294967296 || !Number.isInteger(n)) {
       throw new RangeError(`Rng.int: n must be an integer in [1, 2^32], got ${n}`);
     }

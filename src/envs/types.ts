@@ -157,6 +157,21 @@ export interface CompositeEnv {
   render(): string;
 }
 
+/** What a picture of one step shows besides the state itself (text frames, SVG frames, replays). */
+export interface FrameOptions {
+  /** Actions just taken, per agent index. */
+  actions?: ArrayLike<number>;
+  /** Allocated subtask per agent, or -1. */
+  allocation?: ArrayLike<number>;
+  /** Agents whose allocation changed at this step (highlighted). */
+  allocationChanged?: ArrayLike<boolean | number>;
+  /** Reward of the step that led here, and the running episode return. */
+  reward?: number;
+  episodeReturn?: number;
+  /** Free-form title, e.g. scenario and seed. */
+  title?: string;
+}
+
 /** Allocate a fresh set of mask buffers sized for `info`. */
 export function allocMasks(info: EnvInfo): EnvMasks {
   return {

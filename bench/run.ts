@@ -1,0 +1,17 @@
+/**
+ * `npm run bench`: every benchmark of the project, one JSON line each, then a readable summary.
+ * Speed and memory targets live here, never in timed tests.
+ */
+import { benchEnv } from "./env.js";
+
+const results: Record<string, unknown>[] = [];
+for (const scenario of ["2-5a_2-5b", "2-8a_2-8b", "24a_24b"]) {
+  const r = benchEnv({ env: "savethecity", scenario, steps: 2_000_000 });
+  results.push({ bench: "env", ...r });
+  console.log(JSON.stringify(results.at(-1)));
+}
+console.log("\nsummary");
+for (const r of results)
+  console.log(
+    `  ${String(r["bench"]).padEnd(8)} ${String(r["scenario"]).padEnd(12)} ${Math.round(Number(r["stepsPerSec"])).toLocaleString("en-US")} steps/s`,
+  );

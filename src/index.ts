@@ -1,0 +1,2 @@
+/** alma-ts public entry point. */
+export * from "./envs/index.js";
