@@ -155,6 +155,10 @@ export interface CompositeEnv {
 
   /** A text picture of the current state (one frame). */
   render(): string;
+
+  /** Save / restore the environment's generator (optional; makes resumed runs bit-exact). */
+  getRngState?(): number[];
+  setRngState?(state: readonly number[]): void;
 }
 
 /** What a picture of one step shows besides the state itself (text frames, SVG frames, replays). */

@@ -102,6 +102,18 @@ export class ParallelRunner {
     return this.envs.length;
   }
 
+  /** Generator state of the runner and its environments (checkpoints). */
+  getRngState(): { runner: number[]; envs: (number[] | null)[] } {
+    return { runner: this.rng.getState(), envs: this.envs.map((e) => e.getRngState?.() ?? null) };
+  }
+
+  setRngState(state: { runner: number[]; envs: (number[] | null)[] }): void {
+    this.rng.setState(state.runner);
+    state.envs.forEach((s, k) => {
+      if (s && this.envs[k]?.setRngState) this.envs[k].setRngState!(s);
+    });
+  }
+
   /** Copy environment e's current observation into its batch row. */
   private observe(e: number): void {
     const { nAgents: na, nEntities: ne, nActions: A, entityShape: de } = this.batch.info;

@@ -1,0 +1,324 @@
+/**
+ * The training loop of spec §15.1, top to bottom: collect 8 episodes, store them, take
+ * `training_iters` gradient steps (plus allocator steps for ALMA), test greedily every
+ * `test_interval` env steps, log, checkpoint. Resumable from any checkpoint.
+ *
+ * Run directory layout:
+ *   config.json        the resolved configuration (validated on resume)
+ *   metrics.jsonl      one JSON object per log point (t_env + metric names)
+ *   checkpoints/<t>/   state.json, tensors.bin (learner), replay.bin (replay buffer)
+ */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { recencyFilter } from "../buffer/recency.js";
+import { EpisodeReplayBuffer } from "../buffer/replay.js";
+import { deserializeReplayBuffer, serializeReplayBuffer } from "../buffer/serialize.js";
+import { configFromJSON, configToJSON } from "../config/resolve.js";
+import { epsilonAt } from "../config/schedule.js";
+import type { AlmaConfig } from "../config/schema.js";
+import { makeEnv } from "../envs/registry.js";
+import { Rng } from "../envs/rng.js";
+import type { CompositeEnv, EnvInfo } from "../envs/types.js";
+import type { Learner } from "../learners/types.js";
+import { type Allocator, HeuristicAllocator, RandomAllocator } from "../runners/allocators.js";
+import { type EpisodeSummary, ParallelRunner } from "../runners/runner.js";
+import { writeFileAtomic } from "../util/fs.js";
+import {
+  listCheckpoints,
+  loadLatestCheckpoint,
+  pruneCheckpoints,
+  saveCheckpoint,
+} from "./checkpoint.js";
+import { MetricsLog, meanStd } from "./metrics.js";
+import { Progress } from "./progress.js";
+
+/** Builds the learner for a configuration and environment sizes. */
+export type LearnerFactory = (config: AlmaConfig, info: EnvInfo) => Promise<Learner>;
+
+export interface TrainOptions {
+  outDir: string;
+  /** New run: its configuration. Resume: omit (read from `outDir/config.json`). */
+  config?: AlmaConfig;
+  makeLearner: LearnerFactory;
+  /** Number of checkpoints to keep (each holds the replay buffer). */
+  keepCheckpoints?: number;
+  /** Progress output (default stderr); null silences it. */
+  progress?: NodeJS.WriteStream | null;
+  /** Stop (after a checkpoint) once this many env steps were collected in this invocation. */
+  stopAfterSteps?: number;
+}
+
+export interface TrainResult {
+  tEnv: number;
+  episode: number;
+  lastTest: Record<string, number> | null;
+}
+
+/** Counters that make up the loop's state (§15.1). */
+interface LoopCounters {
+  tEnv: number;
+  episode: number;
+  lastTestT: number;
+  lastLogT: number;
+  lastRunnerLogT: number;
+  lastLearnerLogT: number;
+  modelSaveTime: number;
+  startedAt: number;
+  wallBefore: number;
+}
+
+/** The metric every environment reports success under (issue 3): `solved` or `battle_won`. */
+export function successKey(envName: string): string {
+  return envName === "battle" ? "battle_won" : "solved";
+}
+
+/** Mean (and std for returns) of episode statistics, under `prefix/`. */
+export function summarise(
+  prefix: string,
+  summaries: readonly EpisodeSummary[],
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  const returns = meanStd(summaries.map((s) => s.return));
+  out[`${prefix}/return_mean`] = returns.mean;
+  out[`${prefix}/return_std`] = returns.std;
+  const keys = new Set(summaries.flatMap((s) => Object.keys(s.stats)));
+  for (const k of keys)
+    out[`${prefix}/${k}_mean`] = meanStd(summaries.map((s) => s.stats[k] ?? Number.NaN)).mean;
+  out[`${prefix}/episodes`] = summaries.length;
+  return out;
+}
+
+function envOptions(config: AlmaConfig): Record<string, unknown> {
+  return config.env.name === "battle" ? { ...config.env.battle } : { ...config.env.savethecity };
+}
+
+function makeEnvs(config: AlmaConfig): CompositeEnv[] {
+  return Array.from({ length: config.run.batchSizeRun }, (_, k) =>
+    makeEnv(config.env.name, {
+      scenario: config.env.scenario,
+      seed: config.seed + k,
+      extra: envOptions(config),
+    }),
+  );
+}
+
+function makeAllocator(
+  config: AlmaConfig,
+  learner: Learner,
+  rng: Rng,
+  nTasks: number,
+): Allocator | null {
+  switch (config.hierAgent.taskAllocation) {
+    case "none":
+      return null;
+    case "heuristic":
+      return new HeuristicAllocator();
+    case "random":
+    case "random_fixed":
+      return new RandomAllocator(rng, nTasks);
+    case "aql":
+      if (!learner.allocator)
+        throw new Error("method uses the learned allocator (aql) but the learner has none");
+      return learner.allocator;
+  }
+}
+
+/** Run (or resume) training in `opts.outDir`. */
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const { outDir } = opts;
+  const configPath = join(outDir, "config.json");
+  const resuming = opts.config === undefined;
+  let config: AlmaConfig;
+  if (resuming) {
+    if (!existsSync(configPath)) throw new Error(`cannot resume: ${configPath} does not exist`);
+    config = configFromJSON(readFileSync(configPath, "utf8"), configPath);
+  } else {
+    config = opts.config!;
+    if (existsSync(configPath) || listCheckpoints(outDir).length > 0) {
+      throw new Error(
+        `run directory ${outDir} already holds a run; continue it with 'alma resume --run ${outDir}' or choose another --out`,
+      );
+    }
+    mkdirSync(outDir, { recursive: true });
+    writeFileAtomic(configPath, configToJSON(config));
+  }
+
+  const envs = makeEnvs(config);
+  const info = envs[0].info;
+  const learner = await opts.makeLearner(config, info);
+  const allocRng = new Rng(config.seed * 7 + 3);
+  const sampleRng = new Rng(config.seed * 7 + 5);
+  const allocator = makeAllocator(config, learner, allocRng, info.nTasks);
+  const runner = new ParallelRunner(
+    {
+      envs,
+      allocator,
+      actionLength: config.hierAgent.actionLength,
+      maskSubtaskActions: config.exploration.maskSubtaskActions,
+      seed: config.seed * 7 + 1,
+    },
+    learner,
+  );
+  let buffer = new EpisodeReplayBuffer(info, {
+    capacity: config.buffer.bufferSize,
+    maxTrajLen: config.buffer.maxTrajLen,
+  });
+  const metrics = new MetricsLog(join(outDir, "metrics.jsonl"));
+  const B = config.run.batchSizeRun;
+  const c: LoopCounters = {
+    tEnv: 0,
+    episode: 0,
+    lastTestT: -config.run.testInterval - 1,
+    lastLogT: 0,
+    lastRunnerLogT: 0,
+    lastLearnerLogT: 0,
+    modelSaveTime: 0,
+    startedAt: Date.now(),
+    wallBefore: 0,
+  };
+  let lastTest: Record<string, number> | null = null;
+
+  if (resuming) {
+    const ck = loadLatestCheckpoint(outDir);
+    const s = ck.state as Record<string, unknown>;
+    Object.assign(c, s["counters"] as LoopCounters);
+    c.wallBefore = Number((s["counters"] as LoopCounters).wallBefore ?? 0);
+    c.startedAt = Date.now();
+    learner.loadTensors(ck.tensors);
+    if (ck.blobs?.["replay"])
+      buffer = deserializeReplayBuffer(ck.blobs["replay"], `${outDir} checkpoint replay.bin`);
+    const rng = s["rng"] as {
+      sample: number[];
+      alloc: number[];
+      runner: { runner: number[]; envs: (number[] | null)[] };
+    };
+    sampleRng.setState(rng.sample);
+    allocRng.setState(rng.alloc);
+    runner.setRngState(rng.runner);
+    lastTest = (s["lastTest"] as Record<string, number> | null) ?? null;
+    metrics.truncateAfter(c.tEnv);
+  }
+
+  const progress =
+    opts.progress === null ? null : new Progress(c.tEnv, opts.progress ?? process.stderr, 10_000);
+  const startT = c.tEnv;
+  const trainSummaries: EpisodeSummary[] = [];
+  const learnerSums = new Map<string, { sum: number; n: number }>();
+  const successName = `eval_env_metrics/${successKey(config.env.name)}_mean`;
+  const wall = () => c.wallBefore + (Date.now() - c.startedAt) / 1000;
+
+  const checkpoint = async () => {
+    const tensors = await learner.saveTensors();
+    saveCheckpoint(outDir, c.tEnv, {
+      state: {
+        counters: { ...c, wallBefore: wall() },
+        rng: {
+          sample: sampleRng.getState(),
+          alloc: allocRng.getState(),
+          runner: runner.getRngState(),
+        },
+        lastTest,
+        config: JSON.parse(configToJSON(config)),
+      },
+      tensors,
+      blobs: { replay: serializeReplayBuffer(buffer) },
+    });
+    pruneCheckpoints(outDir, opts.keepCheckpoints ?? 2);
+    c.modelSaveTime = c.tEnv;
+  };
+
+  while (c.tEnv <= config.run.tMax) {
+    // Collect one batch of training episodes (§15.2); schedules use t_env from the run's start.
+    const epsilon = epsilonAt(config, c.tEnv);
+    const run = await runner.run({ testMode: false, tEnv: c.tEnv, epsilon });
+    buffer.insertMany(run.episodes);
+    trainSummaries.push(...run.summaries);
+    c.tEnv += run.steps;
+
+    // Gradient steps (§15.1): low level, then the allocator on a separately sampled recent batch.
+    if (buffer.canSample(config.buffer.batchSize)) {
+      for (let it = 0; it < config.run.trainingIters; it++) {
+        const batch = buffer.sample(config.buffer.batchSize, sampleRng, { fixedLength: true });
+        const m = await learner.train(batch, { tEnv: c.tEnv, episode: c.episode });
+        if (learner.allocator && config.hierAgent.taskAllocation === "aql") {
+          const filter = recencyFilter(c.tEnv, config.hierAgent.decayOld);
+          if (buffer.canSample(config.buffer.batchSize, filter)) {
+            const b2 = buffer.sample(config.buffer.batchSize, sampleRng, {
+              fixedLength: true,
+              filter,
+            });
+            Object.assign(
+              m,
+              await learner.allocator.train(b2, { tEnv: c.tEnv, episode: c.episode }),
+            );
+          }
+        }
+        for (const [k, v] of Object.entries(m)) {
+          const acc = learnerSums.get(k) ?? { sum: 0, n: 0 };
+          acc.sum += v;
+          acc.n++;
+          learnerSums.set(k, acc);
+        }
+      }
+    }
+
+    const record: Record<string, number> = {};
+    // Greedy test phase (§15.3): not stored, does not advance t_env.
+    if ((c.tEnv - c.lastTestT) / config.run.testInterval >= 1) {
+      c.lastTestT = c.tEnv;
+      const summaries: EpisodeSummary[] = [];
+      const nRuns = Math.max(1, Math.floor(config.run.testNepisode / B));
+      for (let k = 0; k < nRuns; k++)
+        summaries.push(
+          ...(await runner.run({ testMode: true, tEnv: c.tEnv, epsilon: 0 })).summaries,
+        );
+      lastTest = summarise("eval_env_metrics", summaries);
+      Object.assign(record, lastTest);
+      record["test/success"] = lastTest[successName] ?? Number.NaN;
+      record["test/return"] = lastTest["eval_env_metrics/return_mean"];
+    }
+    if (c.tEnv - c.lastRunnerLogT >= config.run.runnerLogInterval && trainSummaries.length > 0) {
+      Object.assign(record, summarise("train_env_metrics", trainSummaries));
+      record["annealing/epsilon"] = epsilon;
+      trainSummaries.length = 0;
+      c.lastRunnerLogT = c.tEnv;
+    }
+    if (c.tEnv - c.lastLearnerLogT >= config.run.learnerLogInterval && learnerSums.size > 0) {
+      for (const [k, { sum, n }] of learnerSums) record[k] = sum / n;
+      learnerSums.clear();
+      c.lastLearnerLogT = c.tEnv;
+    }
+    c.episode += B;
+    if (Object.keys(record).length > 0) {
+      record["episode"] = c.episode;
+      record["wall_s"] = wall();
+      metrics.append({ t_env: c.tEnv, ...record });
+    }
+    const done =
+      c.tEnv > config.run.tMax ||
+      (opts.stopAfterSteps !== undefined && c.tEnv - startT >= opts.stopAfterSteps);
+    if (
+      config.run.saveModel &&
+      (c.tEnv - c.modelSaveTime >= config.run.saveModelInterval || c.modelSaveTime === 0 || done)
+    ) {
+      await checkpoint();
+    }
+    progress?.update({
+      tEnv: c.tEnv,
+      tMax: config.run.tMax,
+      episodes: c.episode,
+      testSuccess: lastTest?.[successName],
+      testReturn: lastTest?.["eval_env_metrics/return_mean"],
+      epsilon,
+    });
+    if (done) break;
+  }
+  progress?.done({
+    tEnv: c.tEnv,
+    tMax: config.run.tMax,
+    episodes: c.episode,
+    testSuccess: lastTest?.[successName],
+  });
+  learner.dispose();
+  return { tEnv: c.tEnv, episode: c.episode, lastTest };
+}
