@@ -113,67 +113,39 @@ const heuristicStyle = z.string().refine(
   },
 );
 
-/** SaveTheCity (`ff`) environment arguments (spec §18.3, environments.md §2.1). */
+/**
+ * SaveTheCity (`ff`) environment arguments (spec §18.3, environments.md §2.1). The game constants
+ * (fire and build rates, reward terms) are fixed at the spec's values in `src/envs/savethecity`.
+ */
 const SaveTheCityArgsSchema = z.strictObject({
-  /** Reward normaliser numerator: rewards are scaled by `rewardScale / max_reward` (§18.3). */
-  rewardScale: z.number().positive().default(20),
   /** End the episode as soon as any building burns down (§18.3; off in the paper). */
   endOnAnyBurn: z.boolean().default(false),
-  /** Chance a building starts the episode on fire (§18.3). */
-  initFireChance: prob().default(0.4),
-  /** Health lost per step at full fire on a burn-rate-1 building (§18.3). */
-  fireBurnRate: z.number().nonnegative().default(0.035),
-  /** Fire removed per unit of fire-fighting speed (§18.3). */
-  fireReduceRate: z.number().nonnegative().default(0.25),
-  /** Multiplicative fire growth when nobody fights it (§18.3). */
-  fireGrowthRate: z.number().nonnegative().default(1.1),
-  /** Health added per unit of build speed (§18.3). */
-  baseBuildRate: z.number().nonnegative().default(0.125),
-  /** Extra fraction of the base rate when a generalist assists a non-specialist (§18.3). */
-  generalistHelpFactor: z.number().nonnegative().default(0.45),
 });
 
-/** StarCraft multi-army ("battle", `sc2multiarmy`) environment arguments (spec §18.3, environments.md §3.1). */
+/**
+ * Battle (StarCraft multi-army, `sc2multiarmy`) environment arguments (spec §18.3,
+ * environments.md §3.1). Reward constants and engine settings are fixed at the spec's values in
+ * `src/envs/battle`; these are the switches the simulator exposes.
+ */
 const BattleArgsSchema = z.strictObject({
-  /**
-   * Configured sight range (§18.3: 20). environments.md §3.1 notes the reference class overrides
-   * it with `2 × separation` = 28; the environment decides which one it honours.
-   */
-  sightRange: z.number().positive().default(20),
   /**
    * StarCraft heuristic allocator criteria (§9.3): "dynamic" = `attacking-type-unassigned-diff`
    * (default), "matching" = `type-unassigned-diff`.
    */
   heuristicStyle: heuristicStyle.default("attacking-type-unassigned-diff"),
-  /** Spread the enemy armies around the map (§18.3). */
+  /** Spread the enemy armies around the map (§18.3, environments.md §3.6). */
   spreadArmies: z.boolean().default(true),
-  /** Aggressive enemies (§18.3; forced false by the reference class). */
-  aggressiveEnemies: z.boolean().default(false),
-  /** Reward per enemy killed (§18.3). */
-  rewardDeathValue: z.number().default(10),
-  /** Reward for winning (§18.3). */
-  rewardWin: z.number().default(200),
-  /** Reward for losing (§18.3). */
-  rewardDefeat: z.number().default(0),
-  /** Weight of ally losses when rewards may be negative (§18.3; unused with rewardOnlyPositive). */
-  rewardNegativeScale: z.number().default(0.5),
-  /** Only count damage/kills on enemies (§18.3). */
-  rewardOnlyPositive: z.boolean().default(true),
-  /** Normalise rewards by `max_reward / rewardScaleRate` (§18.3). */
-  rewardScale: z.boolean().default(true),
-  /** Reward normaliser rate (§18.3). */
-  rewardScaleRate: z.number().positive().default(20),
-  /** Game loops per environment step (§18.3). */
-  stepMul: posInt().default(8),
-  /** Built-in AI difficulty (§18.3; irrelevant to a simulator). */
-  difficulty: posInt().default(7),
   /**
-   * `continuing_episode`: when true a time-out would set the `episode_limit` flag and be
-   * bootstrapped; the published config is false, so battle time-outs are true terminals (§2.1).
+   * Reproduce the reference's task-reward quirk (kills missing from task rewards, the +200 army
+   * bonus repeated every step; environments.md §7.3, §8.12). Off gives the corrected rewards.
    */
-  continuingEpisode: z.boolean().default(false),
+  taskRewardQuirk: z.boolean().default(true),
   /** `n_extra_units` (§18.1): extra tag slots (env argument `n_extra_tags`, environments.md §1.6). */
   nExtraUnits: nonNegInt().default(0),
+  /** Treat the outermost map cells as unpathable (environments.md §8.2; default: pathable). */
+  edgeCellsBlocked: z.boolean().default(false),
+  /** Let dead units observe themselves as in the original (environments.md §3.17). */
+  deadSelfObservation: z.boolean().default(false),
 });
 
 /** Environment selection and settings (spec §2, §18.3). */

@@ -96,27 +96,9 @@ export const SPEC_KEY_ALIASES: Readonly<Record<string, string>> = {
   // §18.3 environment settings
   scenario: "env.scenario",
   "env_args.episode_limit": "env.episodeLimit",
-  "env_args.reward_scale": "env.savethecity.rewardScale",
   "env_args.end_on_any_burn": "env.savethecity.endOnAnyBurn",
-  "env_args.init_fire_chance": "env.savethecity.initFireChance",
-  "env_args.fire_burn_rate": "env.savethecity.fireBurnRate",
-  "env_args.fire_reduce_rate": "env.savethecity.fireReduceRate",
-  "env_args.fire_growth_rate": "env.savethecity.fireGrowthRate",
-  "env_args.base_build_rate": "env.savethecity.baseBuildRate",
-  "env_args.generalist_help_factor": "env.savethecity.generalistHelpFactor",
-  "env_args.sight_range": "env.battle.sightRange",
   "env_args.heuristic_style": "env.battle.heuristicStyle",
   "env_args.spread_armies": "env.battle.spreadArmies",
-  "env_args.aggressive_enemies": "env.battle.aggressiveEnemies",
-  "env_args.reward_death_value": "env.battle.rewardDeathValue",
-  "env_args.reward_win": "env.battle.rewardWin",
-  "env_args.reward_defeat": "env.battle.rewardDefeat",
-  "env_args.reward_negative_scale": "env.battle.rewardNegativeScale",
-  "env_args.reward_only_positive": "env.battle.rewardOnlyPositive",
-  "env_args.reward_scale_rate": "env.battle.rewardScaleRate",
-  "env_args.step_mul": "env.battle.stepMul",
-  "env_args.difficulty": "env.battle.difficulty",
-  "env_args.continuing_episode": "env.battle.continuingEpisode",
 };
 
 /** Keys chosen by dedicated options rather than `--set` (their presets must be applied too). */

@@ -4,6 +4,7 @@
  * custom environment.
  */
 
+export * as battle from "./battle/index.js";
 export {
   ConformanceError,
   type ConformanceOptions,

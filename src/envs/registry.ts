@@ -2,6 +2,8 @@
  * Environment registry: one place that maps a name (and its aliases from the original code) to a
  * factory, so the CLI, runners and benchmarks can build any environment by name.
  */
+
+import { battleEnvEntry } from "./battle/entry.js";
 import { SaveTheCity } from "./savethecity/env.js";
 import { scriptedActions } from "./savethecity/policy.js";
 import { renderSaveTheCitySvg, renderSaveTheCityText } from "./savethecity/render.js";
@@ -95,11 +97,20 @@ registerEnv({
   renderSvg: (env, opts) => renderSaveTheCitySvg((env as SaveTheCity).getState(), opts),
   scriptedActions: (env, allocation, out) =>
     scriptedActions((env as SaveTheCity).getState(), env.getAvailActions(), allocation, out),
-  make: (o) =>
-    new SaveTheCity({
+  make: (o) => {
+    for (const [key, value] of Object.entries(o.extra ?? {})) {
+      if (key !== "endOnAnyBurn")
+        throw new Error(`savethecity: unknown option '${key}'; expected one of: endOnAnyBurn`);
+      if (typeof value !== "boolean")
+        throw new Error(`savethecity: option '${key}' must be a boolean`);
+    }
+    return new SaveTheCity({
       scenario: o.scenario,
       seed: o.seed,
       heuristicAlloc: o.heuristicAlloc,
       endOnAnyBurn: o.extra?.["endOnAnyBurn"] === true,
-    }),
+    });
+  },
 });
+
+registerEnv(battleEnvEntry);

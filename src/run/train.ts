@@ -88,8 +88,11 @@ export function summarise(
   return out;
 }
 
-function envOptions(config: AlmaConfig): Record<string, unknown> {
-  return config.env.name === "battle" ? { ...config.env.battle } : { ...config.env.savethecity };
+/** The environment's `extra` options from the config (config key names → env option names). */
+export function envOptions(config: AlmaConfig): Record<string, unknown> {
+  if (config.env.name === "savethecity") return { ...config.env.savethecity };
+  const { nExtraUnits, ...rest } = config.env.battle;
+  return { ...rest, nExtraTags: nExtraUnits };
 }
 
 function makeEnvs(config: AlmaConfig): CompositeEnv[] {
