@@ -3,7 +3,8 @@
 import { Command, Option } from "commander";
 import { benchEnv } from "../../bench/env.js";
 import { envNames } from "../envs/registry.js";
-import { parseIntFlag } from "./options.js";
+import { compareRuns, resultsTable } from "../plot/index.js";
+import { parseFloatFlag, parseIntFlag } from "./options.js";
 import { play } from "./play.js";
 
 // Piping into `head` closes stdout early: end quietly instead of crashing on EPIPE.
@@ -51,6 +52,25 @@ program
       delay: o.delay,
       quiet: o.quiet,
     });
+  });
+
+program
+  .command("compare")
+  .description("draw learning curves (mean ± std over seeds, one colour per method) as SVG and PNG")
+  .argument("<dirs...>", "run directories, or experiment directories containing runs")
+  .option("--metric <name>", "metric to plot", "test/success")
+  .option("--out <file>", "output figure (.svg or .png; both are written)", "compare.svg")
+  .option("--title <text>", "figure title")
+  .option("--smooth <w>", "exponential smoothing weight in [0, 1)", parseFloatFlag(0, 0.999), 0)
+  .action(async (dirs: string[], o) => {
+    const res = await compareRuns(dirs, {
+      metric: o.metric,
+      out: o.out,
+      title: o.title,
+      smooth: o.smooth,
+    });
+    console.log(resultsTable(dirs, { metric: o.metric }));
+    console.log(`wrote ${res.files.join(" and ")}`);
   });
 
 const bench = program.command("bench").description("benchmarks (environment throughput, learner)");
