@@ -62,6 +62,28 @@ export interface RunOptions {
   record?: boolean;
   /** Called after every step with the batch (viewers, replay recorders). */
   onStep?: (batch: ActingBatch, actions: Int32Array) => void;
+  /**
+   * Called for one environment right after its reset (`step` = null) and after each of its steps,
+   * with the environment in its new state (replay recorders).
+   */
+  onTransition?: (t: Transition) => void;
+}
+
+/** One environment's view of a step, for replay recorders. */
+export interface Transition {
+  /** Batch row. */
+  readonly index: number;
+  readonly env: CompositeEnv;
+  /** Null right after reset. */
+  readonly step: {
+    readonly actions: Int32Array;
+    readonly reward: number;
+    readonly terminated: boolean;
+    readonly stats: Readonly<Record<string, number>> | null;
+  } | null;
+  /** Allocation in force when the actions were taken (-1 none), and whether it was just decided. */
+  readonly allocation: Int32Array | null;
+  readonly decision: boolean;
 }
 
 export class ParallelRunner {
@@ -169,7 +191,15 @@ export class ParallelRunner {
       batch.lastActions.fill(-1, e * na, (e + 1) * na);
       batch.allocation.fill(-1, e * na, (e + 1) * na);
       decideNext[e] = allocator ? 1 : 0; // row 0 is always a decision point (§9.1)
+      opts.onTransition?.({
+        index: e,
+        env: this.envs[e],
+        step: null,
+        allocation: null,
+        decision: false,
+      });
     }
+    const decidedNow = new Uint8Array(B);
 
     while (batch.active.some((x) => x === 1)) {
       // 1. High-level decisions for the environments at a decision point (§9.2 step 1).
@@ -184,6 +214,7 @@ export class ParallelRunner {
         for (const e of which) {
           decisions[e]++;
           timer[e] = 0;
+          decidedNow[e] = 1;
         }
       }
       // 2. The allocation in force goes into the agent rows of every active env (§9.2 step 2).
@@ -237,6 +268,16 @@ export class ParallelRunner {
         batch.lastActions.set(acts, e * na);
         this.observe(e);
         if (record) this.recordObservation(e);
+        if (opts.onTransition) {
+          opts.onTransition({
+            index: e,
+            env,
+            step: { actions: acts, reward: res.reward, terminated, stats },
+            allocation: allocator ? batch.allocation.subarray(e * na, (e + 1) * na) : null,
+            decision: decidedNow[e] === 1,
+          });
+        }
+        decidedNow[e] = 0;
         if (terminated) {
           finalRow[e] = 1;
           summaries[e] = {
