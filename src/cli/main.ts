@@ -4,6 +4,7 @@ import { Command, Option } from "commander";
 import { benchEnv } from "../../bench/env.js";
 import { envNames } from "../envs/registry.js";
 import { compareRuns, resultsTable } from "../plot/index.js";
+import { serveViewer } from "../view/server.js";
 import { parseFloatFlag, parseIntFlag } from "./options.js";
 import { play } from "./play.js";
 
@@ -71,6 +72,19 @@ program
     });
     console.log(resultsTable(dirs, { metric: o.metric }));
     console.log(`wrote ${res.files.join(" and ")}`);
+  });
+
+program
+  .command("view")
+  .description("serve a local web page that plays back recorded episodes (alma eval --record N)")
+  .argument("<target>", "a run directory, an experiment directory, or one .replay.json.gz file")
+  .option("--port <n>", "port on 127.0.0.1 (0 = any free port)", parseIntFlag(0, 65535), 0)
+  .action(async (target: string, o) => {
+    const server = await serveViewer(target, { port: o.port });
+    console.log(`replay viewer at ${server.url} (Ctrl-C to stop)`);
+    process.once("SIGINT", () => {
+      void server.close().then(() => process.exit(0));
+    });
   });
 
 const bench = program.command("bench").description("benchmarks (environment throughput, learner)");

@@ -1,0 +1,56 @@
+/**
+ * Test helper (not a test file: the name does not match the runner's patterns): records real
+ * replays into a run directory the way `alma eval --record N` lays them out, using the same
+ * recorder path as `test/run/replay.test.ts`, so the viewer is tested on genuine frames.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { makeEnv } from "../../src/envs/registry.js";
+import { type Replay, ReplayRecorder, writeReplay } from "../../src/run/replay.js";
+import type { ActingBatch } from "../../src/runners/acting.js";
+import { HeuristicAllocator } from "../../src/runners/allocators.js";
+import { ParallelRunner } from "../../src/runners/runner.js";
+
+/** All-zero utilities: greedy actions without a network, enough to move the episode along. */
+const zeros = {
+  utilities: (b: ActingBatch) => new Float32Array(b.size * b.info.nAgents * b.info.nActions),
+};
+
+export interface SampleRunOptions {
+  env?: "savethecity" | "battle";
+  scenario?: string;
+  episodes?: number;
+  seed?: number;
+  extra?: Record<string, unknown>;
+}
+
+/** Record `episodes` replays into `RUN_DIR/replays/episode-NNN.replay.json.gz`; returns them. */
+export async function recordSampleRun(
+  runDir: string,
+  opts: SampleRunOptions = {},
+): Promise<Replay[]> {
+  const env = opts.env ?? "savethecity";
+  const episodes = opts.episodes ?? 1;
+  const seed = opts.seed ?? 40;
+  const envs = Array.from({ length: episodes }, (_, k) =>
+    makeEnv(env, { seed: seed + k, scenario: opts.scenario, extra: opts.extra }),
+  );
+  const runner = new ParallelRunner(
+    {
+      envs,
+      allocator: new HeuristicAllocator(),
+      actionLength: 5,
+      maskSubtaskActions: false,
+      seed: 1,
+    },
+    zeros,
+  );
+  const rec = new ReplayRecorder(episodes, `${env} sample`);
+  await runner.run({ testMode: true, tEnv: 0, epsilon: 0, onTransition: rec.onTransition });
+  const dir = join(runDir, "replays");
+  mkdirSync(dir, { recursive: true });
+  rec.done.forEach((r, i) => {
+    writeReplay(join(dir, `episode-${String(i).padStart(3, "0")}.replay.json.gz`), r);
+  });
+  return rec.done;
+}
