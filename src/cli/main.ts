@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 /** The `alma` command line. Each subcommand lives in its own module; this file only wires flags. */
-import { Command, Option } from "commander";
+import { join } from "node:path";
+import { Argument, Command, Option } from "commander";
 import { benchEnv } from "../../bench/env.js";
+import { METHOD_NAMES, SCALE_NAMES } from "../config/schema.js";
 import { envNames } from "../envs/registry.js";
+import { EXPERIMENT_SCALES, RECIPE_NAMES } from "../experiments/recipes.js";
+import { runExperiment } from "../experiments/run.js";
 import { compareRuns, resultsTable } from "../plot/index.js";
 import { serveViewer } from "../view/server.js";
 import { parseFloatFlag, parseIntFlag } from "./options.js";
 import { play } from "./play.js";
+import { evalCommand, resumeCommand, trainCommand } from "./train.js";
 
 // Piping into `head` closes stdout early: end quietly instead of crashing on EPIPE.
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {
@@ -53,6 +58,120 @@ program
       delay: o.delay,
       quiet: o.quiet,
     });
+  });
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+program
+  .command("train")
+  .description(
+    "train a method on an environment; writes config.json, metrics.jsonl and checkpoints",
+  )
+  .addOption(envOption())
+  .addOption(
+    new Option("--method <name>", "method preset").choices([...METHOD_NAMES]).default("alma"),
+  )
+  .option("--scenario <name>", "scenario family (default: the environment's default)")
+  .addOption(
+    new Option(
+      "--scale <scale>",
+      "paper: the paper's run length and schedules; cpu: shrunk to --steps",
+    )
+      .choices([...SCALE_NAMES])
+      .default("paper"),
+  )
+  .option("--steps <n>", "training env steps (t_max)", parseIntFlag(1))
+  .option("--seed <n>", "seed", parseIntFlag(0), 0)
+  .option("--out <dir>", "run directory (default runs/<env>-<scenario>-<method>-s<seed>)")
+  .option(
+    "--set <key=value>",
+    "override a config key (repeatable), e.g. --set buffer.batchSize=16",
+    collect,
+    [],
+  )
+  .action(async (o) => {
+    await trainCommand({
+      env: o.env,
+      method: o.method,
+      scenario: o.scenario,
+      scale: o.scale,
+      steps: o.steps,
+      seed: o.seed,
+      out: o.out,
+      set: o.set,
+    });
+  });
+
+program
+  .command("resume")
+  .description("continue a run from its latest checkpoint")
+  .requiredOption("--run <dir>", "run directory")
+  .action(async (o) => {
+    await resumeCommand(o.run);
+  });
+
+program
+  .command("eval")
+  .description("evaluate the latest checkpoint of a run greedily")
+  .requiredOption("--run <dir>", "run directory")
+  .option("--episodes <n>", "greedy test episodes", parseIntFlag(1), 160)
+  .option(
+    "--record <n>",
+    "record this many episodes as replays under RUN/replays (see alma view)",
+    parseIntFlag(0),
+    0,
+  )
+  .option("--actors-from <dir>", "use the low-level actors of another run (joint-training study)")
+  .option("--seed <n>", "evaluation seed", parseIntFlag(0))
+  .option(
+    "--set <key=value>",
+    "override a config key for this evaluation (repeatable)",
+    collect,
+    [],
+  )
+  .option("--json", "print one JSON object", false)
+  .action(async (o) => {
+    await evalCommand({
+      run: o.run,
+      episodes: o.episodes,
+      json: o.json,
+      record: o.record,
+      actorsFrom: o.actorsFrom,
+      seed: o.seed,
+      set: o.set,
+    });
+  });
+
+program
+  .command("experiment")
+  .description(
+    "run a paper experiment (methods × seeds), resumable; writes a figure and results.md",
+  )
+  .addArgument(new Argument("<recipe>", "experiment").choices([...RECIPE_NAMES]))
+  .addOption(
+    new Option("--scale <scale>", "smoke (minutes), cpu (hours), paper (the paper's length)")
+      .choices([...EXPERIMENT_SCALES])
+      .default("smoke"),
+  )
+  .option("--seeds <n>", "seeds per method", parseIntFlag(1), 3)
+  .option("--steps <n>", "env steps per run (default: the scale's)", parseIntFlag(1))
+  .option("--out <dir>", "experiment directory (default experiments/<recipe>-<scale>)")
+  .option("--jobs <n>", "runs at once, each in its own process", parseIntFlag(1, 64), 1)
+  .action(async (name: string, o) => {
+    const out = o.out ?? join("experiments", `${name}-${o.scale}`);
+    const res = await runExperiment({
+      recipe: name,
+      scale: o.scale,
+      seeds: o.seeds,
+      steps: o.steps,
+      out,
+      jobs: o.jobs,
+    });
+    const failed = res.runs.filter((r) => r.error).length + res.evals.filter((e) => e.error).length;
+    console.log(
+      `${name}: ${res.runs.length - failed} of ${res.runs.length} runs finished; wrote ${res.files.join(", ")}`,
+    );
+    if (failed > 0) process.exitCode = 1;
   });
 
 program

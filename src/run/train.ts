@@ -89,7 +89,7 @@ export function summarise(
 }
 
 /** The environment's `extra` options from the config (config key names → env option names). */
-export function envOptions(config: AlmaConfig): Record<string, unknown> {
+export function envOptionsFor(config: AlmaConfig): Record<string, unknown> {
   if (config.env.name === "savethecity") return { ...config.env.savethecity };
   const { nExtraUnits, ...rest } = config.env.battle;
   return { ...rest, nExtraTags: nExtraUnits };
@@ -100,12 +100,13 @@ function makeEnvs(config: AlmaConfig): CompositeEnv[] {
     makeEnv(config.env.name, {
       scenario: config.env.scenario,
       seed: config.seed + k,
-      extra: envOptions(config),
+      extra: envOptionsFor(config),
     }),
   );
 }
 
-function makeAllocator(
+/** The high-level controller a method uses (§9.2): none, heuristic, random or the learned one. */
+export function makeAllocatorFor(
   config: AlmaConfig,
   learner: Learner,
   rng: Rng,
@@ -151,7 +152,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const learner = await opts.makeLearner(config, info);
   const allocRng = new Rng(config.seed * 7 + 3);
   const sampleRng = new Rng(config.seed * 7 + 5);
-  const allocator = makeAllocator(config, learner, allocRng, info.nTasks);
+  const allocator = makeAllocatorFor(config, learner, allocRng, info.nTasks);
   const runner = new ParallelRunner(
     {
       envs,

@@ -13,7 +13,7 @@ import { AVAIL_ALLY_BASE, AVAIL_FREE, AVAIL_TASK_BASE } from "../envs/types.js";
  */
 export function maskingTask(allocation: ArrayLike<number>, agent: number): number {
   const k = allocation[agent];
-  return k < 0 ? 0 : k;
+  return Math.max(k, 0);
 }
 
 /**

@@ -1,0 +1,164 @@
+/**
+ * `alma train`, `alma resume`, `alma eval`: thin wrappers that resolve the configuration, build
+ * the learner and hand over to the training loop (src/run/train.ts) or an evaluation pass.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { configFromJSON, resolveConfig, withSets } from "../config/resolve.js";
+import type { AlmaConfig } from "../config/schema.js";
+import { makeEnv } from "../envs/registry.js";
+import { Rng } from "../envs/rng.js";
+import { createLearner } from "../learners/factory.js";
+import { checkpointDir, listCheckpoints, loadCheckpoint } from "../run/checkpoint.js";
+import { ReplayRecorder, writeReplay } from "../run/replay.js";
+import { envOptionsFor, makeAllocatorFor, successKey, summarise, train } from "../run/train.js";
+import { type EpisodeSummary, ParallelRunner } from "../runners/runner.js";
+
+export interface TrainCliOptions {
+  env: string;
+  method: string;
+  scenario?: string;
+  scale: string;
+  steps?: number;
+  seed: number;
+  out?: string;
+  set: string[];
+}
+
+export function defaultRunDir(config: AlmaConfig): string {
+  return join("runs", `${config.env.name}-${config.env.scenario}-${config.method}-s${config.seed}`);
+}
+
+export async function trainCommand(o: TrainCliOptions): Promise<void> {
+  const config = resolveConfig({
+    env: o.env,
+    method: o.method,
+    scenario: o.scenario,
+    scale: o.scale,
+    seed: o.seed,
+    steps: o.steps,
+    sets: o.set,
+  });
+  const outDir = o.out ?? defaultRunDir(config);
+  process.stderr.write(
+    `alma train: ${config.method} on ${config.env.name} ${config.env.scenario}, ${config.run.tMax.toLocaleString("en-US")} env steps → ${outDir}\n`,
+  );
+  const result = await train({ outDir, config, makeLearner: createLearner });
+  printFinal(outDir, config, result.lastTest);
+}
+
+export async function resumeCommand(runDir: string): Promise<void> {
+  const ck = listCheckpoints(runDir);
+  process.stderr.write(
+    `alma resume: ${runDir} from t_env ${ck.at(-1)?.toLocaleString("en-US") ?? "?"}\n`,
+  );
+  const result = await train({ outDir: runDir, makeLearner: createLearner });
+  const config = configFromJSON(readFileSync(join(runDir, "config.json"), "utf8"));
+  printFinal(runDir, config, result.lastTest);
+}
+
+function printFinal(
+  outDir: string,
+  config: AlmaConfig,
+  lastTest: Record<string, number> | null,
+): void {
+  if (!lastTest) return;
+  const success = lastTest[`eval_env_metrics/${successKey(config.env.name)}_mean`];
+  process.stdout.write(
+    `final greedy test: success ${(100 * success).toFixed(1)}%, return ${lastTest["eval_env_metrics/return_mean"].toFixed(2)} (metrics: ${join(outDir, "metrics.jsonl")})\n`,
+  );
+}
+
+export interface EvalCliOptions {
+  run: string;
+  episodes: number;
+  json: boolean;
+  record: number;
+  actorsFrom?: string;
+  seed?: number;
+  /** Config overrides for evaluation only (e.g. `env.battle.spreadArmies=false`). */
+  set?: string[];
+}
+
+/** Greedy evaluation of a run's latest checkpoint (spec §15.3), optionally recording replays. */
+export async function evalCommand(o: EvalCliOptions): Promise<Record<string, number>> {
+  const configPath = join(o.run, "config.json");
+  if (!existsSync(configPath)) throw new Error(`${o.run} is not a run directory (no config.json)`);
+  const config = withSets(
+    configFromJSON(readFileSync(configPath, "utf8"), configPath),
+    o.set ?? [],
+  );
+  const all = listCheckpoints(o.run);
+  if (all.length === 0) throw new Error(`${o.run} has no checkpoint to evaluate`);
+  const ck = loadCheckpoint(checkpointDir(o.run, all[all.length - 1]));
+  const seed = o.seed ?? config.seed + 100_003;
+  const envs = Array.from({ length: config.run.batchSizeRun }, (_, k) =>
+    makeEnv(config.env.name, {
+      scenario: config.env.scenario,
+      seed: seed + k,
+      extra: envOptionsFor(config),
+    }),
+  );
+  const learner = await createLearner(config, envs[0].info);
+  learner.loadTensors(ck.tensors);
+  if (o.actorsFrom) {
+    const other = listCheckpoints(o.actorsFrom);
+    if (other.length === 0) throw new Error(`--actors-from ${o.actorsFrom} has no checkpoint`);
+    if (!learner.loadAgentTensors) throw new Error("this learner cannot swap its low-level actors");
+    learner.loadAgentTensors(
+      loadCheckpoint(checkpointDir(o.actorsFrom, other[other.length - 1])).tensors,
+    );
+  }
+  const allocator = makeAllocatorFor(config, learner, new Rng(seed + 1), envs[0].info.nTasks);
+  const runner = new ParallelRunner(
+    {
+      envs,
+      allocator,
+      actionLength: config.hierAgent.actionLength,
+      maskSubtaskActions: config.exploration.maskSubtaskActions,
+      seed,
+    },
+    learner,
+  );
+  const recorder =
+    o.record > 0
+      ? new ReplayRecorder(o.record, `${config.method} ${config.env.scenario} t_env ${ck.tEnv}`)
+      : null;
+  const summaries: EpisodeSummary[] = [];
+  const nRuns = Math.max(1, Math.ceil(o.episodes / envs.length));
+  for (let k = 0; k < nRuns; k++) {
+    const res = await runner.run({
+      testMode: true,
+      tEnv: ck.tEnv,
+      epsilon: 0,
+      onTransition: recorder?.onTransition,
+    });
+    summaries.push(...res.summaries);
+  }
+  learner.dispose();
+  const stats = summarise("eval_env_metrics", summaries.slice(0, Math.max(o.episodes, 1)));
+  const result = {
+    t_env: ck.tEnv,
+    "test/success": stats[`eval_env_metrics/${successKey(config.env.name)}_mean`],
+    ...stats,
+  };
+  if (recorder) {
+    for (const [i, r] of recorder.done.entries()) {
+      writeReplay(
+        join(o.run, "replays", `episode-${String(i).padStart(3, "0")}.replay.json.gz`),
+        r,
+      );
+    }
+  }
+  if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else {
+    process.stdout.write(
+      `${o.run} @ t_env ${ck.tEnv.toLocaleString("en-US")}: ${stats["eval_env_metrics/episodes"]} greedy episodes, success ${(100 * result["test/success"]).toFixed(1)}%, return ${stats["eval_env_metrics/return_mean"].toFixed(2)} ± ${stats["eval_env_metrics/return_std"].toFixed(2)}\n`,
+    );
+    if (recorder)
+      process.stdout.write(
+        `recorded ${recorder.done.length} replays under ${join(o.run, "replays")} (view with: alma view ${o.run})\n`,
+      );
+  }
+  return result;
+}
