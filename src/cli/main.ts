@@ -3,6 +3,7 @@
 import { join } from "node:path";
 import { Argument, Command, Option } from "commander";
 import { benchEnv } from "../../bench/env.js";
+import { benchLearner } from "../../bench/learner.js";
 import { METHOD_NAMES, SCALE_NAMES } from "../config/schema.js";
 import { envNames } from "../envs/registry.js";
 import { EXPERIMENT_SCALES, RECIPE_NAMES } from "../experiments/recipes.js";
@@ -223,6 +224,43 @@ bench
     else
       console.log(
         `${r.env} ${r.scenario}: ${r.steps} steps in ${r.seconds.toFixed(3)} s = ${Math.round(r.stepsPerSec).toLocaleString("en-US")} steps/s (with entities, masks, available actions)`,
+      );
+  });
+
+bench
+  .command("learner")
+  .description(
+    "time one low-level training iteration at the paper's shapes (32 windows x 64 rows, SaveTheCity 2-5a_2-5b)",
+  )
+  .addOption(
+    new Option(
+      "--cond <mode>",
+      "subtask conditioning: mask (ALMA/heuristic), none (A-QMIX), full_obs",
+    )
+      .choices(["mask", "none", "full_obs"])
+      .default("mask"),
+  )
+  .option("--iterations <n>", "timed iterations", parseIntFlag(1), 5)
+  .option(
+    "--micro <k>",
+    "micro-batches (gradient accumulation: ~1/k peak memory)",
+    parseIntFlag(1, 32),
+    1,
+  )
+  .option("--json", "print one JSON object", false)
+  .action(async (o) => {
+    const r = await benchLearner({
+      iterations: o.iterations,
+      microBatches: o.micro,
+      subtaskCond: o.cond === "none" ? null : o.cond,
+      onIteration: o.json
+        ? undefined
+        : (i, sec) => process.stderr.write(`iteration ${i}: ${sec.toFixed(3)} s\n`),
+    });
+    if (o.json) console.log(JSON.stringify(r));
+    else
+      console.log(
+        `low-level iteration (${o.cond}): ${r.lowLevelSecondsPerIteration.toFixed(3)} s median, ${r.lowLevelGflops.toFixed(1)} GFLOP/s effective, compile ${r.compileSeconds.toFixed(1)} s, peak device ${r.peakDeviceMiB.toFixed(0)} MiB, ${r.threads} threads`,
       );
   });
 
