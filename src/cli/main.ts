@@ -4,7 +4,9 @@ import { join } from "node:path";
 import { Argument, Command, Option } from "commander";
 import { benchEnv } from "../../bench/env.js";
 import { benchLearner } from "../../bench/learner.js";
+import { configToJSON, resolveConfig } from "../config/resolve.js";
 import { METHOD_NAMES, SCALE_NAMES } from "../config/schema.js";
+import { listConfigKeys } from "../config/set.js";
 import { envNames } from "../envs/registry.js";
 import { EXPERIMENT_SCALES, RECIPE_NAMES } from "../experiments/recipes.js";
 import { runExperiment } from "../experiments/run.js";
@@ -101,6 +103,47 @@ program
       out: o.out,
       set: o.set,
     });
+  });
+
+program
+  .command("config")
+  .description(
+    "print the resolved configuration of a method (JSON), or every config key with its type and default",
+  )
+  .addOption(envOption())
+  .addOption(
+    new Option("--method <name>", "method preset").choices([...METHOD_NAMES]).default("alma"),
+  )
+  .option("--scenario <name>", "scenario family")
+  .addOption(
+    new Option("--scale <scale>", "paper or cpu").choices([...SCALE_NAMES]).default("paper"),
+  )
+  .option("--steps <n>", "training env steps (t_max)", parseIntFlag(1))
+  .option("--set <key=value>", "override a config key (repeatable)", collect, [])
+  .option("--keys", "list every key (for --set) with its type and default", false)
+  .action((o) => {
+    if (o.keys) {
+      for (const k of listConfigKeys()) {
+        const type =
+          "options" in k && k.options ? (k.options as readonly string[]).join("|") : k.type;
+        console.log(
+          `${k.path.padEnd(40)} ${String(type).padEnd(28)} ${JSON.stringify(k.defaultValue)}`,
+        );
+      }
+      return;
+    }
+    process.stdout.write(
+      configToJSON(
+        resolveConfig({
+          env: o.env,
+          method: o.method,
+          scenario: o.scenario,
+          scale: o.scale,
+          steps: o.steps,
+          sets: o.set,
+        }),
+      ),
+    );
   });
 
 program
