@@ -244,7 +244,7 @@ function unknownKeyError(key: string): ConfigError {
   const hints = suggestKeys(key);
   const hint = hints.length ? ` (did you mean ${hints.map((h) => `"${h}"`).join(", ")}?)` : "";
   return new ConfigError(
-    `unknown config key "${key}"${hint}; \`listConfigKeys()\` lists every key`,
+    `unknown config key "${key}"${hint}; \`alma config --keys\` lists every key`,
     key,
   );
 }
