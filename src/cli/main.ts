@@ -12,6 +12,7 @@ import { EXPERIMENT_SCALES, RECIPE_NAMES } from "../experiments/recipes.js";
 import { runExperiment } from "../experiments/run.js";
 import { compareRuns, resultsTable } from "../plot/index.js";
 import { serveViewer } from "../view/server.js";
+import { demoCommand } from "./demo.js";
 import { parseFloatFlag, parseIntFlag } from "./options.js";
 import { play } from "./play.js";
 import { evalCommand, resumeCommand, trainCommand } from "./train.js";
@@ -103,6 +104,21 @@ program
       out: o.out,
       set: o.set,
     });
+  });
+
+program
+  .command("demo")
+  .description(
+    "a short training run on SaveTheCity, a recorded greedy evaluation, a learning-curve figure",
+  )
+  .addOption(
+    new Option("--method <name>", "method preset").choices([...METHOD_NAMES]).default("heuristic"),
+  )
+  .option("--steps <n>", "training env steps", parseIntFlag(1), 6000)
+  .option("--seed <n>", "seed", parseIntFlag(0), 0)
+  .option("--out <dir>", "run directory (replaced)", "runs/demo")
+  .action(async (o) => {
+    await demoCommand({ method: o.method, steps: o.steps, out: o.out, seed: o.seed });
   });
 
 program
