@@ -112,7 +112,7 @@ program
     "a short training run on SaveTheCity, a recorded greedy evaluation, a learning-curve figure",
   )
   .addOption(
-    new Option("--method <name>", "method preset").choices([...METHOD_NAMES]).default("heuristic"),
+    new Option("--method <name>", "method preset").choices([...METHOD_NAMES]).default("alma"),
   )
   .option("--steps <n>", "training env steps", parseIntFlag(1), 6000)
   .option("--seed <n>", "seed", parseIntFlag(0), 0)
