@@ -4,13 +4,18 @@
  * arrays, runs the jitted acting forward for the runner and the jitted training step for the
  * loop, copies targets on the episode schedule, and converts everything to named tensors for
  * checkpoints.
+ *
+ * With COPA (§16) it also owns the coach: `copaCoach` is the controller the runner calls at
+ * decision points (it stores a strategy z per env and agent), and the acting forward adds the
+ * stored z to the agents' hidden vectors until the next decision point.
  */
 import type { WindowBatch } from "../buffer/replay.js";
 import { type AlmaConfig, effectiveMixerSubtaskCond } from "../config/schema.js";
 import type { EnvInfo } from "../envs/types.js";
 import { type AgentInputs, type AgentParams, agentForward, type SubtaskCond } from "../nn/agent.js";
+import { type CoachParams, type CopaInputs, coachForward } from "../nn/copa.js";
 import { type Arr, jit, np, random, readFloat32, readScalar, tree } from "../nn/engine.js";
-import { splitKey } from "../nn/layers.js";
+import { roundUp4, splitKey } from "../nn/layers.js";
 import {
   defaultLowLevelConfig,
   initLowLevelState,
@@ -24,6 +29,8 @@ import {
 import { randomPermutationMatrix } from "../nn/taskEmbed.js";
 import type { NamedTensor } from "../run/checkpoint.js";
 import type { ActingBatch } from "../runners/acting.js";
+import type { Allocator, DecisionContext } from "../runners/allocators.js";
+import type { RunnerAllocator } from "../runners/runner.js";
 import type { Learner, TrainContext } from "./types.js";
 
 const toCond = (c: "none" | "mask" | "full_obs"): SubtaskCond => (c === "none" ? null : c);
@@ -53,6 +60,16 @@ export function lowLevelConfigFor(config: AlmaConfig, info: EnvInfo): LowLevelCo
     gradNormClip: config.optim.gradNormClip,
     imagine: config.agent.imagine,
     lambda: config.learner.lmbda,
+    ...(config.hierAgent.copa
+      ? {
+          copa: {
+            // §16.1: subtask-masked coach only when combined with an allocator and mask_copa.
+            subtaskMask: config.hierAgent.taskAllocation !== "none" && config.hierAgent.maskCopa,
+            viLoss: config.hierAgent.copaViLoss,
+            viLambda: config.learner.viLambda,
+          },
+        }
+      : {}),
   });
 }
 
@@ -122,6 +139,31 @@ export function fromTensor(t: NamedTensor, dtype: Arr["dtype"]): Arr {
   return np.array(f, { shape: t.shape, dtype });
 }
 
+/** The fused COPA acting program (see `QLearner.actCoach`). */
+type CoachActFn = (
+  agent: AgentParams,
+  coach: CoachParams,
+  inp: AgentInputs,
+  cin: CopaInputs,
+  zHeld: Arr,
+  decide: Arr,
+  noise: Arr,
+  key: Arr,
+) => { q: Arr; z: Arr };
+
+/** COPA strategies of one acting batch (§9.2 `coach_z`). */
+interface HeldStrategies {
+  /** `[B, Na, Z]` strategies in force (device array). */
+  z: Arr;
+  /** `[B]` 1 = environment decided at this row (new z at the next `utilities` call). */
+  decide: Float32Array;
+  /** `[B]` 1 = sample z (training), 0 = use μ (test, §15.3). */
+  noise: Float32Array;
+  /** `[B, Na]` allocation in force after the decision (−1 none), for the coach's input. */
+  allocation: Int32Array;
+  pending: boolean;
+}
+
 export class QLearner implements Learner {
   readonly cfg: LowLevelConfig;
   private state: LowLevelState;
@@ -131,6 +173,16 @@ export class QLearner implements Learner {
   private lastTargetEpisode = 0;
   /** Host buffer for the acting input `[B, Ne, De + A]`. */
   private entBuf: Float32Array | null = null;
+  /**
+   * COPA: one jitted program for a step with decisions: the coach on the whole batch, the new z
+   * for the deciding envs (sampled, or μ where `noise` = 0), the held z elsewhere, and the agent
+   * utilities with it (one dispatch and one read per step instead of two).
+   */
+  private readonly actCoach: CoachActFn | null = null;
+  /** COPA: per acting batch, the strategies in force and the decisions not yet taken. */
+  private readonly copaHeld = new Map<ActingBatch, HeldStrategies>();
+  /** COPA: the controller the runner calls at decision points (§9.1, §16); else undefined. */
+  readonly copaCoach: CopaCoach | undefined;
 
   constructor(
     readonly config: AlmaConfig,
@@ -145,6 +197,95 @@ export class QLearner implements Learner {
     this.act = jit((agent: AgentParams, inp: AgentInputs) =>
       agentForward(agent, inp, agentCfg),
     ) as unknown as (agent: AgentParams, inp: AgentInputs) => Arr;
+    const copaCfg = this.cfg.copa;
+    if (copaCfg) {
+      const nPerm = copaCfg.nTasks + (copaCfg.nExtraTasks ?? 0);
+      this.actCoach = jit(
+        (
+          agent: AgentParams,
+          coach: CoachParams,
+          inp: AgentInputs,
+          cin: CopaInputs,
+          zHeld: Arr,
+          decide: Arr,
+          noise: Arr,
+          key: Arr,
+        ) => {
+          const [kPerm, kEps] = splitKey(key, 2);
+          let taskPerm: Arr | undefined;
+          if (copaCfg.subtaskMask) kPerm.dispose();
+          else taskPerm = randomPermutationMatrix(kPerm, nPerm);
+          const d = coachForward(coach, { ...cin, taskPerm }, copaCfg);
+          // §16.1 / §15.3: z = μ + ε·exp(logvar/2) in training, μ in test mode (noise = 0).
+          const eps = random.normal(kEps, d.mu.shape);
+          const zNew = d.mu.add(eps.mul(np.exp(d.logvar.mul(0.5))).mul(noise));
+          const z = np.where(decide.greater(0.5), zNew, zHeld);
+          return { q: agentForward(agent, { ...inp, coachZ: z.ref }, agentCfg), z };
+        },
+      ) as unknown as CoachActFn;
+      this.copaCoach = new CopaCoach(this);
+    }
+  }
+
+  /** COPA: the strategies in force for an acting batch (z = 0 before its first decision). */
+  private heldFor(batch: ActingBatch): HeldStrategies {
+    let h = this.copaHeld.get(batch);
+    if (!h) {
+      const { nAgents: na } = this.info;
+      const B = batch.size;
+      h = {
+        z: np.zeros([B, na, this.cfg.agent.hiddenDim], { dtype: np.float32 }),
+        decide: new Float32Array(B),
+        noise: new Float32Array(B),
+        allocation: new Int32Array(B * na).fill(-1),
+        pending: false,
+      };
+      this.copaHeld.set(batch, h);
+    }
+    return h;
+  }
+
+  /**
+   * COPA coach at a decision point (spec §16.1, §9.2): marks the environments of `ctx.which` for
+   * a new strategy (train: sampled; test: μ), which the next `utilities` call on this batch (the
+   * same row, in the runner) computes together with the utilities and keeps until their next
+   * decision point. The coach sees what the learner will see for this row in training: raw
+   * entities, the entity mask, and `entity2task_mask` whose agent rows hold the allocation in
+   * force after this decision (`allocation`, all −1 for pure COPA → all-ones rows, §16.1).
+   */
+  decideStrategies(ctx: DecisionContext, allocation: Int32Array): void {
+    if (!this.actCoach) throw new Error("QLearner: COPA is not enabled");
+    const h = this.heldFor(ctx.batch);
+    const na = this.info.nAgents;
+    for (const e of ctx.which) {
+      h.decide[e] = 1;
+      h.noise[e] = ctx.testMode ? 0 : 1;
+      h.allocation.set(allocation.subarray(e * na, (e + 1) * na), e * na);
+    }
+    if (ctx.which.length > 0) h.pending = true;
+  }
+
+  /** COPA coach inputs `[B, ...]` for the batch's current row (raw entities padded to 4). */
+  private coachInputs(batch: ActingBatch, allocation: Int32Array): CopaInputs {
+    const { nAgents: na, nEntities: ne, nTasks: nt, entityShape: de } = this.info;
+    const B = batch.size;
+    const D4 = roundUp4(de);
+    const ent = new Float32Array(B * ne * D4);
+    for (let r = 0; r < B * ne; r++) ent.set(batch.entities.subarray(r * de, (r + 1) * de), r * D4);
+    const e2t = Float32Array.from(batch.entity2taskMask);
+    for (let b = 0; b < B; b++) {
+      for (let i = 0; i < na; i++) {
+        const row = (b * ne + i) * nt;
+        e2t.fill(1, row, row + nt);
+        const k = allocation[b * na + i];
+        if (k >= 0) e2t[row + k] = 0;
+      }
+    }
+    return {
+      ent: np.array(ent, { shape: [B, ne, D4] }),
+      entityMask: np.array(Float32Array.from(batch.entityMask), { shape: [B, ne] }),
+      entity2taskMask: np.array(e2t, { shape: [B, ne, nt] }),
+    };
   }
 
   private nextKey(): Arr {
@@ -189,13 +330,37 @@ export class QLearner implements Learner {
         this.nextKey(),
         nt + (this.cfg.agent.nExtraTasks ?? 0),
       );
+    // COPA (§16.1 "Acting"): the strategy of the last decision point joins the hidden vector.
+    if (this.actCoach && this.state.params.copa) {
+      const h = this.heldFor(batch);
+      if (!h.pending) {
+        inp.coachZ = h.z.ref;
+        return readFloat32(this.act(tree.ref(this.state.params.agent), inp));
+      }
+      const out = this.actCoach(
+        tree.ref(this.state.params.agent),
+        tree.ref(this.state.params.copa.coach),
+        inp,
+        this.coachInputs(batch, h.allocation),
+        h.z,
+        np.array(h.decide, { shape: [B, 1, 1] }),
+        np.array(h.noise, { shape: [B, 1, 1] }),
+        this.nextKey(),
+      );
+      h.z = out.z;
+      h.decide.fill(0);
+      h.pending = false;
+      return readFloat32(out.q);
+    }
     const q = this.act(tree.ref(this.state.params.agent), inp);
     return readFloat32(q);
   }
 
   /** One low-level gradient step (§11) and the target-update check (§11.12, §14). */
   async train(batch: WindowBatch, ctx: TrainContext): Promise<Record<string, number>> {
-    const arrays = lowLevelBatchToArrays({ ...batch, maxSeqLength: batch.seqLen }, this.info);
+    const arrays = lowLevelBatchToArrays({ ...batch, maxSeqLength: batch.seqLen }, this.info, {
+      hierDecision: this.cfg.copa !== undefined, // COPA's forward fill (§16.2)
+    });
     const [state, m] = this.trainStep(this.state, arrays, this.nextKey());
     this.state = state;
     if ((ctx.episode - this.lastTargetEpisode) / this.config.learner.targetUpdateInterval >= 1) {
@@ -220,6 +385,14 @@ export class QLearner implements Learner {
       "train_metrics/target_mean": targetMean,
     };
     if (this.cfg.imagine) out["losses/im_loss"] = imLoss;
+    if (m.copaViLoss && m.copaEntropyLoss) {
+      const [vi, ent] = await Promise.all([
+        readScalar(m.copaViLoss),
+        readScalar(m.copaEntropyLoss),
+      ]);
+      out["losses/copa_vi_loss"] = vi;
+      out["losses/copa_entropy_loss"] = ent;
+    }
     return out;
   }
 
@@ -270,5 +443,43 @@ export class QLearner implements Learner {
     tree.dispose(this.state);
     this.key.dispose();
     this.trainStep.dispose();
+    (this.actCoach as unknown as { dispose(): void } | null)?.dispose();
+    for (const h of this.copaHeld.values()) h.z.dispose();
+    this.copaHeld.clear();
+  }
+}
+
+/**
+ * COPA's coach as the runner's high-level controller (spec §16, §9.1): called at the same
+ * decision points an allocator would be (row 0, every `action_length` steps, one row after a
+ * subtask change). It assigns no subtasks itself: with an `inner` allocator that allocator
+ * decides first and the coach then sees the new allocation; without one `out` is left as it is
+ * (all −1, written as all-ones agent rows, §16.1) and `assignsSubtasks` is false so the runner
+ * applies no subtask action masking. The strategies are stored in the learner and added by its
+ * acting forward.
+ */
+export class CopaCoach implements RunnerAllocator {
+  readonly name: string;
+  readonly assignsSubtasks: boolean;
+
+  constructor(
+    private readonly learner: QLearner,
+    readonly inner: Allocator | null = null,
+  ) {
+    this.name = inner ? `${inner.name}+copa` : "copa";
+    this.assignsSubtasks = inner !== null && (inner as RunnerAllocator).assignsSubtasks !== false;
+  }
+
+  /**
+   * The same coach driven after `inner` (COPA combined with an allocator, `mask_copa`); with null
+   * the pure coach. Used by the training loop's `makeAllocatorFor`.
+   */
+  withAllocator(inner: Allocator | null): CopaCoach {
+    return new CopaCoach(this.learner, inner);
+  }
+
+  async decide(ctx: DecisionContext, out: Int32Array): Promise<void> {
+    if (this.inner) await this.inner.decide(ctx, out);
+    this.learner.decideStrategies(ctx, out);
   }
 }

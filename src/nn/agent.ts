@@ -86,6 +86,11 @@ export type AgentInputs = {
    * call; required for `full_obs` (use `randomPermutationMatrix`).
    */
   taskPerm?: Arr;
+  /**
+   * `[..., Na, hiddenDim]` COPA strategies (§16.1 "Acting"), added to every agent's hidden vector
+   * after the second layer's ReLU and before the Q head. Absent for every other method.
+   */
+  coachZ?: Arr;
 };
 
 /**
@@ -121,7 +126,8 @@ export function agentForward(p: AgentParams, inp: AgentInputs, cfg: AgentNetConf
   const em = inp.entityMask;
   const agentInactive = sliceAxisFromEnd(em, 0, 0, Na);
   const h = entityAttention(p.attn, relu(x1), obs, agentInactive.ref, cfg.nHeads);
-  const z = relu(linear(relu(h), p.fc2));
+  let z = relu(linear(relu(h), p.fc2));
+  if (inp.coachZ) z = z.add(inp.coachZ); // §4.3: `if COPA: z += coach_z`
   const q = linear(z, p.head);
   return q.mul(not01(agentInactive).reshape([...lead, Na, 1]));
 }

@@ -1,7 +1,9 @@
 /**
  * Low-level QMIX training step (spec §11): TD targets with per-subtask rewards and bootstrap
  * masks, double Q, Pop-Art (§13), RMSProp with global-norm clipping (§14), all in one function
- * that `jit` compiles into a single program per batch shape.
+ * that `jit` compiles into a single program per batch shape. REFIL's imagined-group loss (§7) and
+ * COPA's coach, strategies and VI loss (§16, `cfg.copa`) are optional parts of the same program;
+ * without them the program is exactly the plain QMIX step.
  */
 import {
   clipByGlobalNorm,
@@ -19,8 +21,21 @@ import {
   initAgent,
   type SubtaskCond,
 } from "./agent.js";
+import {
+  type CoachParams,
+  type CopaConfig,
+  type CopaParams,
+  coachForward,
+  copaViTerms,
+  forwardFill,
+  initCopa,
+  plainEpisodeMask,
+  recogEntityInputs,
+  recogForward,
+  sampleStrategy,
+} from "./copa.js";
 import { type Arr, jit, lax, materialize, np, random, tree, valueAndGrad } from "./engine.js";
-import { not01, roundUp4, splitKey } from "./layers.js";
+import { not01, padLast, roundUp4, sliceAxisFromEnd, splitKey } from "./layers.js";
 import {
   type ImaginedMixerInputs,
   initMixer,
@@ -47,7 +62,8 @@ import { randomPermutationMatrix } from "./taskEmbed.js";
  * masked out of the loss; keep `T1` fixed (e.g. always 64 = `max_traj_len`, padding shorter
  * batches) because every new shape recompiles the training step.
  *
- * The object may carry more fields (e.g. `hierDecision`, `tAdded`); only these are read.
+ * The object may carry more fields (e.g. `tAdded`); only these are read (`hierDecision` only
+ * with COPA).
  */
 export interface LowLevelBatch {
   /** B. */
@@ -81,6 +97,8 @@ export interface LowLevelBatch {
   readonly tasksTerminated: Uint8Array;
   /** `[B, T1]` 1 for real rows (0..L of an episode), 0 for padding. */
   readonly filled: Uint8Array;
+  /** `[B, T1]` 1 at decision points (§9.1); read only with COPA (§16.2 forward fill). */
+  readonly hierDecision?: Uint8Array;
 }
 
 /** Configuration of the low-level learner (defaults: spec §18.1). */
@@ -105,6 +123,21 @@ export interface LowLevelConfig {
   readonly imagine: boolean;
   /** `lmbda`: weight of the imagined loss, `L = (1−λ)·L_TD + λ·L_imag` (0.5). */
   readonly lambda: number;
+  /**
+   * COPA (§16, `hier_agent.copa`): coach strategies added to the agents' hidden vectors, the
+   * recognition model and the VI loss. Absent for every other method (nothing changes then).
+   */
+  readonly copa?: CopaConfig;
+}
+
+/** COPA switches of `defaultLowLevelConfig` (sizes follow the agent network, §3.6). */
+export interface CopaOptions {
+  /** Allocator in use AND `mask_copa` (§16.1); default false (pure COPA). */
+  readonly subtaskMask?: boolean;
+  /** `copa_vi_loss` (true). */
+  readonly viLoss?: boolean;
+  /** `vi_lambda` (5e-5). */
+  readonly viLambda?: number;
 }
 
 /** Environment sizes needed to build the networks (a subset of `EnvInfo`). */
@@ -120,7 +153,7 @@ export interface LowLevelDims {
 export function defaultLowLevelConfig(
   dims: LowLevelDims,
   subtaskCond: SubtaskCond,
-  overrides: Partial<Omit<LowLevelConfig, "agent" | "mixer">> & {
+  overrides: Partial<Omit<LowLevelConfig, "agent" | "mixer" | "copa">> & {
     attnEmbed?: number;
     nHeads?: number;
     hiddenDim?: number;
@@ -129,6 +162,8 @@ export function defaultLowLevelConfig(
     softmaxMixingWeights?: boolean;
     mixerSubtaskCond?: SubtaskCond;
     nExtraTasks?: number;
+    /** Enable COPA (§16) with these switches. */
+    copa?: CopaOptions;
   } = {},
 ): LowLevelConfig {
   const mixerCond =
@@ -156,6 +191,24 @@ export function defaultLowLevelConfig(
     subtaskCond: mixerCond,
     softmaxMixingWeights: overrides.softmaxMixingWeights ?? true,
   };
+  const copaOpts = overrides.copa;
+  // Coach and recognition model share the agent's attention sizes; z has the hidden width (§3.6).
+  const copa: CopaConfig | undefined = copaOpts
+    ? {
+        nAgents: dims.nAgents,
+        nEntities: dims.nEntities,
+        nActions: dims.nActions,
+        entityShape: dims.entityShape,
+        nTasks: dims.nTasks,
+        nExtraTasks: agent.nExtraTasks,
+        embed: agent.attnEmbed,
+        nHeads: agent.nHeads,
+        zDim: agent.hiddenDim,
+        subtaskMask: copaOpts.subtaskMask ?? false,
+        viLoss: copaOpts.viLoss ?? true,
+        viLambda: copaOpts.viLambda ?? 5e-5,
+      }
+    : undefined;
   return {
     agent,
     mixer,
@@ -167,11 +220,16 @@ export function defaultLowLevelConfig(
     gradNormClip: overrides.gradNormClip ?? GRAD_NORM_CLIP,
     imagine: overrides.imagine ?? false,
     lambda: overrides.lambda ?? 0.5,
+    ...(copa ? { copa } : {}),
   };
 }
 
-/** Trainable low-level parameters: agent utility network and mixer (incl. Pop-Art w, b). */
-export type LowLevelParams = { agent: AgentParams; mixer: MixerParams };
+/**
+ * Trainable low-level parameters: agent utility network and mixer (incl. Pop-Art w, b), plus the
+ * COPA coach and recognition model when `cfg.copa` is set (same optimiser, same target copies,
+ * §14, §16.2).
+ */
+export type LowLevelParams = { agent: AgentParams; mixer: MixerParams; copa?: CopaParams };
 
 /** Target networks: a copy of the params and of the Pop-Art statistics (spec §11.12, §13). */
 export type LowLevelTarget = { params: LowLevelParams; popart: PopArtStats };
@@ -197,6 +255,10 @@ export type LowLevelMetrics = {
   tdErrorAbs: Arr;
   qTakenMean: Arr;
   targetMean: Arr;
+  /** COPA with `copa_vi_loss` only: `−lp_mean` (`losses/copa_vi_loss`, §16.2). */
+  copaViLoss?: Arr;
+  /** COPA with `copa_vi_loss` only: `−H_mean` (`losses/copa_entropy_loss`, §16.2). */
+  copaEntropyLoss?: Arr;
 };
 
 /** Auxiliary outputs of `lowLevelLoss`: Pop-Art update and the metrics computed in the loss. */
@@ -209,11 +271,13 @@ export type LowLevelLossAux = {
 
 /** Initialise params, optimiser, Pop-Art statistics and targets (copies). Consumes `key`. */
 export function initLowLevelState(key: Arr, cfg: LowLevelConfig): LowLevelState {
-  const [ka, km] = splitKey(key, 2);
+  const keys = splitKey(key, cfg.copa ? 3 : 2);
+  const [ka, km] = keys;
   const params: LowLevelParams = {
     agent: initAgent(ka, cfg.agent),
     mixer: initMixer(km, cfg.mixer),
   };
+  if (cfg.copa) params.copa = initCopa(keys[2], cfg.copa);
   // Key order matters: jax-js flattens objects in insertion order and `jit` caches on the tree
   // structure, so every state object is built as { params, opt, popart, target }.
   const opt = rmspropInit(tree.ref(params));
@@ -245,6 +309,8 @@ export type LowLevelArrays = {
   taskRewards: Arr;
   tasksTerminated: Arr;
   filled: Arr;
+  /** `[B, T1]` decision points; present only when requested (COPA, §16.2). */
+  hierDecision?: Arr;
 };
 
 function toF32(src: ArrayLike<number>, expected: number, name: string): Float32Array {
@@ -256,9 +322,15 @@ function toF32(src: ArrayLike<number>, expected: number, name: string): Float32A
 
 /**
  * Upload a batch as float32 arrays (masks and codes are small integers, exact in float32).
- * Validates every field's length against `dims`.
+ * Validates every field's length against `dims`. `opts.hierDecision` also uploads the decision
+ * points (needed by COPA's forward fill, §16.2; left out otherwise so that the compiled training
+ * step of the other methods keeps its inputs).
  */
-export function lowLevelBatchToArrays(batch: LowLevelBatch, dims: LowLevelDims): LowLevelArrays {
+export function lowLevelBatchToArrays(
+  batch: LowLevelBatch,
+  dims: LowLevelDims,
+  opts: { hierDecision?: boolean } = {},
+): LowLevelArrays {
   const B = batch.batchSize;
   const T1 = batch.maxSeqLength;
   const { nAgents: Na, nEntities: Ne, nTasks: Nt, nActions: A, entityShape: De } = dims;
@@ -271,7 +343,7 @@ export function lowLevelBatchToArrays(batch: LowLevelBatch, dims: LowLevelDims):
       ),
       { shape },
     );
-  return {
+  const out: LowLevelArrays = {
     entities: mk(batch.entities, [B, T1, Ne, De], "entities"),
     obsMask: mk(batch.obsMask, [B, T1, Ne, Ne], "obsMask"),
     entityMask: mk(batch.entityMask, [B, T1, Ne], "entityMask"),
@@ -285,6 +357,11 @@ export function lowLevelBatchToArrays(batch: LowLevelBatch, dims: LowLevelDims):
     tasksTerminated: mk(batch.tasksTerminated, [B, T1, Nt], "tasksTerminated"),
     filled: mk(batch.filled, [B, T1], "filled"),
   };
+  if (opts.hierDecision) {
+    if (!batch.hierDecision) throw new Error("LowLevelBatch.hierDecision is missing");
+    out.hierDecision = mk(batch.hierDecision, [B, T1], "hierDecision");
+  }
+  return out;
 }
 
 /** Value written into unavailable actions' target utilities (spec §11.3). */
@@ -477,6 +554,18 @@ type Prepared = {
   terminated: Arr;
   taskRewards: Arr;
   tasksTerminated: Arr;
+  /** COPA only (§16). */
+  copa?: PreparedCopa;
+};
+
+/** COPA inputs: coach and recognition-model entity inputs and the decision points. */
+type PreparedCopa = {
+  /** `[N,Ne,De4]` raw entities, zero-padded once to a multiple of 4 (coach input, §16.1). */
+  ent: Arr;
+  /** `[N,Ne,W]` entities ⊕ action taken at the row (recognition model, §16.2); with the VI loss. */
+  recogEnt?: Arr;
+  /** `[B,T1]` decision points. */
+  dec: Arr;
 };
 
 function prepare(batch: LowLevelArrays, cfg: LowLevelConfig): Prepared {
@@ -484,6 +573,26 @@ function prepare(batch: LowLevelArrays, cfg: LowLevelConfig): Prepared {
   const [B, T1] = batch.filled.shape;
   const N = B * T1;
   const actOH = oneHotF(batch.actions, cfg.agent.nActions);
+  let copa: PreparedCopa | undefined;
+  if (cfg.copa) {
+    if (!batch.hierDecision) {
+      throw new Error(
+        "COPA needs the decision points: lowLevelBatchToArrays(batch, dims, { hierDecision: true })",
+      );
+    }
+    const raw = batch.entities.ref;
+    const De = cfg.agent.entityShape;
+    const ent = padLast(raw.ref, roundUp4(De));
+    copa = { ent: ent.reshape([N, ...ent.shape.slice(2)]), dec: batch.hierDecision };
+    if (cfg.copa.viLoss) {
+      const r = recogEntityInputs(raw, actOH.ref);
+      copa.recogEnt = r.reshape([N, ...r.shape.slice(2)]);
+    } else {
+      raw.dispose();
+    }
+  } else {
+    batch.hierDecision?.dispose();
+  }
   const ent = entityInputs(batch.entities, actOH.ref, dims, null);
   const e2t = batch.entity2taskMask;
   // The allocation in force when row t's predecessor acted: row t−1 (row 0 keeps row 0), §11.2.
@@ -504,6 +613,7 @@ function prepare(batch: LowLevelArrays, cfg: LowLevelConfig): Prepared {
     terminated: batch.terminated,
     taskRewards: batch.taskRewards,
     tasksTerminated: batch.tasksTerminated,
+    ...(copa ? { copa } : {}),
   };
 }
 
@@ -516,6 +626,54 @@ function checkConds(cfg: LowLevelConfig): void {
   if ((cfg.agent.subtaskCond === null) !== (cfg.mixer.subtaskCond === null)) {
     throw new Error("lowLevelLoss: agent and mixer subtask conditioning must both be set or unset");
   }
+  if (cfg.copa && cfg.copa.zDim !== cfg.agent.hiddenDim) {
+    throw new Error(
+      `lowLevelLoss: COPA strategy size ${cfg.copa.zDim} must equal the agent hidden width ${cfg.agent.hiddenDim} (§16.1)`,
+    );
+  }
+}
+
+/** The coach's task-code permutation for one forward call (§3.3); none with the subtask mask. */
+function copaPerm(cfg: CopaConfig, k: Arr): Arr | undefined {
+  if (!cfg.subtaskMask) return randomPermutationMatrix(k, cfg.nTasks + (cfg.nExtraTasks ?? 0));
+  k.dispose();
+  return undefined;
+}
+
+/**
+ * The coach on every row of the window and the forward-filled sample (spec §16.2): returns z
+ * `[N,Na,Z]` (rows before a window's first decision point get 0) and, with `keepDist`, the
+ * coach's Gaussian `[B,T1,Na,Z]` (for the entropy term). `extraMask` `[N,Ne,Ne]`: REFIL's
+ * imagined no-observability mask OR'ed into the coach's own. Consumes `coach`, `perm`, `key`,
+ * `extraMask`; borrows `P`.
+ */
+function coachStrategies(
+  coach: CoachParams,
+  P: Prepared,
+  perm: Arr | undefined,
+  key: Arr,
+  extraMask: Arr | undefined,
+  keepDist: boolean,
+  cfg: LowLevelConfig,
+): { z: Arr; dist: { mu: Arr; logvar: Arr } | null } {
+  const Pc = P.copa!;
+  const { flat, unflat } = flatteners(P);
+  const d = coachForward(
+    coach,
+    {
+      ent: Pc.ent.ref,
+      entityMask: P.em.ref,
+      entity2taskMask: flat(P.e2t.ref),
+      taskPerm: perm,
+      extraMask,
+    },
+    cfg.copa!,
+  );
+  const zRows = keepDist
+    ? sampleStrategy({ mu: d.mu.ref, logvar: d.logvar.ref }, key)
+    : sampleStrategy(d, key);
+  const z = flat(forwardFill(unflat(zRows), Pc.dec.ref));
+  return { z, dist: keepDist ? { mu: unflat(d.mu), logvar: unflat(d.logvar) } : null };
 }
 
 /** Helpers to move between `[B, T1, ...]` and `[N, ...]`. */
@@ -546,14 +704,42 @@ function livePass(
   P: Prepared,
   key: Arr,
   cfg: LowLevelConfig,
-): { U: Arr; yMix: Arr; yImag: Arr | null; head: { w: Arr; b: Arr } } {
+): {
+  U: Arr;
+  yMix: Arr;
+  yImag: Arr | null;
+  head: { w: Arr; b: Arr };
+  copa: { lpMean: Arr; hMean: Arr } | null;
+} {
   const { B, T1 } = P;
   const T = T1 - 1;
   const Ne = cfg.agent.nEntities;
   const { flat, unflat } = flatteners(P);
   const agentCond = cfg.agent.subtaskCond;
   const mixerCond = cfg.mixer.subtaskCond;
-  const [kLive, kGroups] = splitKey(key, 2);
+  const copaParams = params.copa;
+  if ((copaParams === undefined) !== (cfg.copa === undefined)) {
+    throw new Error("lowLevelLoss: COPA parameters and cfg.copa must both be present or absent");
+  }
+  const keys = splitKey(key, copaParams ? 3 : 2);
+  const [kLive, kGroups] = keys;
+
+  // COPA (§16.2): coach on every row, sampled z forward-filled from the decision points. The
+  // real strategies feed the live agents (TD gradients reach the coach through them) and the VI
+  // term; the imagined copies get their own coach pass below.
+  let copaLive: {
+    z: Arr;
+    dist: { mu: Arr; logvar: Arr };
+    perm: Arr | undefined;
+    kRecog: Arr;
+    kImag: Arr;
+  } | null = null;
+  if (copaParams) {
+    const [kPerm, kZ, kRecog, kImag] = splitKey(keys[2], 4);
+    const perm = copaPerm(cfg.copa!, kPerm);
+    const r = coachStrategies(tree.ref(copaParams.coach), P, perm?.ref, kZ, undefined, true, cfg);
+    copaLive = { z: r.z, dist: r.dist!, perm, kRecog, kImag };
+  }
 
   // REFIL (§7): imagined copies of the live pass. Quirks reproduced (§20.2, §20.3): the imagined
   // inputs get no subtask masking, and with `full_obs` the task code is dropped from every row of
@@ -564,7 +750,33 @@ function livePass(
     const g = imaginedGroupMasks(kGroups, unflat(P.em.ref).slice([], 0));
     const perRow = (m: Arr) => np.broadcastTo(m.reshape([B, 1, Ne, Ne]), [B, T1, Ne, Ne]);
     const imagCfg = { ...cfg.agent, subtaskCond: null };
-    const qOf = (pairMask: Arr) =>
+    // COPA on the imagined copies (§16.2): the coach sees the imagined no-observability masks
+    // (OR'ed with its own) and produces its own forward-filled strategies for those copies.
+    let zWithin: Arr | undefined;
+    let zInteract: Arr | undefined;
+    if (copaParams && copaLive) {
+      const [kw, ki] = splitKey(copaLive.kImag, 2);
+      const noObs = (pair: Arr) => flat(perRow(np.maximum(pair, g.active.ref)));
+      zWithin = coachStrategies(
+        tree.ref(copaParams.coach),
+        P,
+        copaLive.perm?.ref,
+        kw,
+        noObs(g.within.ref),
+        false,
+        cfg,
+      ).z;
+      zInteract = coachStrategies(
+        tree.ref(copaParams.coach),
+        P,
+        copaLive.perm?.ref,
+        ki,
+        noObs(g.interact.ref),
+        false,
+        cfg,
+      ).z;
+    }
+    const qOf = (pairMask: Arr, coachZ?: Arr) =>
       unflat(
         agentForward(
           tree.ref(params.agent),
@@ -572,14 +784,15 @@ function livePass(
             ent: P.ent.ref,
             obsMask: flat(np.maximum(perRow(pairMask), unflat(P.obs.ref))),
             entityMask: P.em.ref,
+            coachZ,
           },
           imagCfg,
         ),
       )
         .mul(P.actOH.ref)
         .sum(-1); // [B,T1,Na]
-    const qWithin = qOf(g.within.ref);
-    const qInteract = qOf(g.interact.ref);
+    const qWithin = qOf(g.within.ref, zWithin);
+    const qInteract = qOf(g.interact.ref, zInteract);
     imagined = {
       qWithin: flat(qWithin),
       qInteract: flat(qInteract),
@@ -589,6 +802,7 @@ function livePass(
     if (agentCond === "full_obs") liveCond = null;
   } else {
     kGroups.dispose();
+    copaLive?.kImag.dispose();
   }
 
   const U = unflat(
@@ -600,10 +814,12 @@ function livePass(
         entityMask: P.em.ref,
         entity2taskMask: liveCond ? flat(P.e2t.ref) : undefined,
         taskPerm: permFor(cfg, kLive, liveCond),
+        coachZ: copaLive?.z.ref,
       },
       { ...cfg.agent, subtaskCond: liveCond },
     ),
   ); // [B,T1,Na,A]
+  const copa = copaParams && copaLive ? copaTerms(copaParams, copaLive, P, cfg) : null;
   // Chosen utilities of every row (row T's dummy action included; its mixer output is unused).
   const qChosen = U.ref.mul(P.actOH.ref).sum(-1); // [B,T1,Na]
 
@@ -620,10 +836,55 @@ function livePass(
   };
   if (imagined) {
     const [yr, yi] = mixerForward(hyper, flat(qChosen), mixInputs, cfg.mixer, imagined);
-    return { U, yMix: rows(unflat(yr), 0, T), yImag: rows(unflat(yi), 0, T), head };
+    return { U, yMix: rows(unflat(yr), 0, T), yImag: rows(unflat(yi), 0, T), head, copa };
   }
   const y = mixerForward(hyper, flat(qChosen), mixInputs, cfg.mixer);
-  return { U, yMix: rows(unflat(y), 0, T), yImag: null, head };
+  return { U, yMix: rows(unflat(y), 0, T), yImag: null, head, copa };
+}
+
+/**
+ * COPA's VI and entropy terms (spec §16.2) from the live pass: the recognition model on
+ * (s_t, a_t) scores the forward-filled *real* strategies. Without `copa_vi_loss` the recognition
+ * model is unused (zero gradient) and null is returned. Consumes `params` (coach already used)
+ * and `live`; borrows `P`.
+ */
+function copaTerms(
+  params: CopaParams,
+  live: {
+    z: Arr;
+    dist: { mu: Arr; logvar: Arr };
+    perm: Arr | undefined;
+    kRecog: Arr;
+  },
+  P: Prepared,
+  cfg: LowLevelConfig,
+): { lpMean: Arr; hMean: Arr } | null {
+  const c = cfg.copa!;
+  tree.dispose(params.coach);
+  live.perm?.dispose();
+  if (!c.viLoss) {
+    tree.dispose([params.recog, live.z, live.dist, live.kRecog]);
+    return null;
+  }
+  const { flat, unflat } = flatteners(P);
+  const q = recogForward(
+    params.recog,
+    {
+      ent: P.copa!.recogEnt!.ref,
+      entityMask: P.em.ref,
+      entity2taskMask: flat(P.e2t.ref),
+      taskPerm: copaPerm(c, live.kRecog),
+    },
+    c,
+  );
+  const agentMask = sliceAxisFromEnd(unflat(P.em.ref), 0, 0, c.nAgents); // [B,T1,Na]
+  return copaViTerms(
+    unflat(live.z),
+    { mu: unflat(q.mu), logvar: unflat(q.logvar) },
+    live.dist,
+    agentMask,
+    plainEpisodeMask(P.filled.ref, P.reset.ref),
+  );
 }
 
 /**
@@ -646,6 +907,26 @@ function targetsPass(
   const mixerCond = cfg.mixer.subtaskCond;
   const sg = lax.stopGradient;
 
+  // COPA (§16.2): the target coach samples its own strategies, forward-filled from the same
+  // decision points, for the target utilities (the target recognition model is unused).
+  let kAgent = key;
+  let targetZ: Arr | undefined;
+  const tCopa = target.params.copa;
+  if (tCopa) {
+    const [ka, kPerm, kZ] = splitKey(key, 3);
+    kAgent = ka;
+    tree.dispose(tCopa.recog);
+    targetZ = coachStrategies(
+      tCopa.coach,
+      P,
+      copaPerm(cfg.copa!, kPerm),
+      kZ,
+      undefined,
+      false,
+      cfg,
+    ).z;
+  }
+
   // Target agent network: row t (1..T) evaluated with the allocation of row t−1 (§11.2, §19.9).
   const Ubar = rows(
     unflat(
@@ -656,7 +937,8 @@ function targetsPass(
           obsMask: P.obs.ref,
           entityMask: P.em.ref,
           entity2taskMask: agentCond ? flat(P.e2tShift.ref) : undefined,
-          taskPerm: permFor(cfg, key, agentCond),
+          taskPerm: permFor(cfg, kAgent, agentCond),
+          coachZ: targetZ,
         },
         cfg.agent,
       ),
@@ -778,7 +1060,12 @@ function tdLoss(
  * Pop-Art order (§13, reference behaviour): the prediction uses the head *before* the update, the
  * target is normalised with the *updated* statistics, and the gradient reaching the mixer output
  * is multiplied by the *updated* w (see `popartPrediction`); the optimiser step is then applied
- * to the updated head. Consumes every argument.
+ * to the updated head.
+ *
+ * COPA (`cfg.copa`, §16.2): the live coach's forward-filled z joins the live agents (real and
+ * imagined copies, each with its own coach pass), the target coach's own sample joins the target
+ * agents, and `L += vi_lambda·(−lp_mean) + (vi_lambda/10)·(−H_mean)` with `copa_vi_loss`. The
+ * batch must then carry `hierDecision`. Consumes every argument.
  */
 export function lowLevelLoss(
   params: LowLevelParams,
@@ -792,7 +1079,7 @@ export function lowLevelLoss(
   const sg = lax.stopGradient;
   const P = prepare(batch, cfg);
   const [kLive, kTarget] = splitKey(key, 2);
-  const { U, yMix, yImag, head } = livePass(params, P, kLive, cfg);
+  const { U, yMix, yImag, head, copa } = livePass(params, P, kLive, cfg);
   const { y, mask } = targetsPass(target, sg(U), P, kTarget, cfg);
   disposePrepared(P);
 
@@ -817,8 +1104,28 @@ export function lowLevelLoss(
     newHead = { w: sg(head.w), b: sg(head.b) };
   }
   const maskSum = mask.ref.sum();
-  const [loss, metrics] = tdLoss(qPred, qImag, targetN, mask, maskSum, cfg);
+  const [tdL, tdMetrics] = tdLoss(qPred, qImag, targetN, mask, maskSum, cfg);
+  const [loss, metrics] = withCopaLoss(tdL, tdMetrics, copa, cfg);
   return [loss, { popart: newStats, head: newHead, metrics }];
+}
+
+/**
+ * `L += vi_lambda·(−lp_mean) + (vi_lambda/10)·(−H_mean)` (spec §11.2 step 10, §16.2); the two
+ * unweighted terms are logged as `copa_vi_loss` / `copa_entropy_loss`. Identity without COPA.
+ */
+function withCopaLoss(
+  loss: Arr,
+  metrics: Omit<LowLevelMetrics, "loss" | "gradNorm">,
+  copa: { lpMean: Arr; hMean: Arr } | null,
+  cfg: LowLevelConfig,
+): [Arr, Omit<LowLevelMetrics, "loss" | "gradNorm">] {
+  if (!copa) return [loss, metrics];
+  const sg = lax.stopGradient;
+  const lam = cfg.copa!.viLambda;
+  const vi = copa.lpMean.mul(-1);
+  const ent = copa.hMean.mul(-1);
+  const total = loss.add(vi.ref.mul(lam)).add(ent.ref.mul(lam / 10));
+  return [total, { ...metrics, copaViLoss: sg(vi), copaEntropyLoss: sg(ent) }];
 }
 
 /**
@@ -843,6 +1150,8 @@ export function lowLevelTrainStep(
     agent: params.agent,
     mixer: { ...params.mixer, popart: aux.head },
   };
+  // Same key order as `params` (RMSProp matches leaves by position): agent, mixer, copa.
+  if (params.copa) updated.copa = params.copa;
   const [clipped, gradNorm] = clipByGlobalNorm(grads, cfg.gradNormClip);
   const [newParams, newOpt] = rmspropUpdate(updated, clipped, opt, cfg.rmsprop);
   return [
@@ -941,6 +1250,11 @@ export type LowLevelMicroTrainStepFn = ((
  */
 export function makeLowLevelMicroTrainStep(cfg: LowLevelConfig): LowLevelMicroTrainStepFn {
   checkConds(cfg);
+  if (cfg.copa) {
+    // Its stage 1 re-runs the live agents without the coach, and the VI term's normaliser would
+    // need the whole batch's mask: not implemented (the learner uses the one-program step).
+    throw new Error("makeLowLevelMicroTrainStep: COPA (cfg.copa) is not supported");
+  }
   let traces = 0;
   const sg = lax.stopGradient;
   const targetsJ = jit(

@@ -21,7 +21,7 @@ import { Rng } from "../envs/rng.js";
 import type { CompositeEnv, EnvInfo } from "../envs/types.js";
 import type { Learner } from "../learners/types.js";
 import { type Allocator, HeuristicAllocator, RandomAllocator } from "../runners/allocators.js";
-import { type EpisodeSummary, ParallelRunner } from "../runners/runner.js";
+import { type EpisodeSummary, ParallelRunner, type RunnerAllocator } from "../runners/runner.js";
 import { writeFileAtomic } from "../util/fs.js";
 import {
   listCheckpoints,
@@ -105,8 +105,35 @@ function makeEnvs(config: AlmaConfig): CompositeEnv[] {
   );
 }
 
-/** The high-level controller a method uses (§9.2): none, heuristic, random or the learned one. */
+/**
+ * The high-level controller a method uses (§9.2): none, heuristic, random or the learned one;
+ * with `hierAgent.copa` the learner's COPA coach, which takes its decisions at the same decision
+ * points (§16) after the allocator, if any.
+ */
 export function makeAllocatorFor(
+  config: AlmaConfig,
+  learner: Learner,
+  rng: Rng,
+  nTasks: number,
+): RunnerAllocator | null {
+  const allocator = allocatorFor(config, learner, rng, nTasks);
+  if (!config.hierAgent.copa) return allocator;
+  // Duck-typed (QLearner.copaCoach, also behind HierarchicalLearner.low for COPA + aql) so that
+  // this loop stays free of engine imports.
+  type WithCoach = { copaCoach?: CopaController };
+  const coach = (learner as WithCoach).copaCoach ?? (learner as { low?: WithCoach }).low?.copaCoach;
+  if (!coach)
+    throw new Error("method uses the COPA coach (hierAgent.copa) but the learner has none");
+  return coach.withAllocator(allocator);
+}
+
+/** What the loop needs from a learner's COPA coach (`QLearner.copaCoach`, §16). */
+interface CopaController extends RunnerAllocator {
+  /** The coach driven after `allocator` at each decision point (the pure coach when null). */
+  withAllocator(allocator: Allocator | null): RunnerAllocator;
+}
+
+function allocatorFor(
   config: AlmaConfig,
   learner: Learner,
   rng: Rng,

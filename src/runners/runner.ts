@@ -20,11 +20,23 @@ import {
 import type { Allocator } from "./allocators.js";
 import { selectActions } from "./select.js";
 
+/**
+ * A high-level controller as the runner drives it. `assignsSubtasks: false` marks one that only
+ * uses the decision points and assigns nothing (COPA's coach without an allocator, §16): the
+ * runner still takes decisions (§9.1), records `hier_decision` and writes its all-unallocated
+ * allocation as all-ones agent rows of `entity2task_mask` (§9.2 step 2, §16.1), but there is no
+ * allocation for subtask action masking (§5 step 2) or for replay transitions.
+ */
+export type RunnerAllocator = Allocator & { readonly assignsSubtasks?: boolean };
+
 export interface RunnerOptions {
   /** One environment per batch row, all of the same family (same `info`). */
   envs: CompositeEnv[];
-  /** High-level allocator, or null for flat methods (no decision points, no allocation). */
-  allocator: Allocator | null;
+  /**
+   * High-level controller (allocator and/or COPA coach), or null for flat methods (no decision
+   * points, no allocation).
+   */
+  allocator: RunnerAllocator | null;
   /** Max env steps between decisions (`action_length`, §9.1). */
   actionLength: number;
   /** Subtask action masking of §5.2 (battle: true, SaveTheCity: false). */
@@ -169,6 +181,8 @@ export class ParallelRunner {
   /** Run one episode in every environment (§15.2) and return what happened. */
   async run(opts: RunOptions): Promise<RunResult> {
     const { allocator, actionLength, maskSubtaskActions } = this.options;
+    // Whether an allocation exists for action masking and replays (not for a pure COPA coach).
+    const allocates = allocator !== null && allocator.assignsSubtasks !== false;
     const record = opts.record ?? !opts.testMode;
     const B = this.envs.length;
     const { nAgents: na, nTasks: nt, nActions: A } = this.batch.info;
@@ -238,7 +252,7 @@ export class ParallelRunner {
         selectActions(
           q.subarray(e * na * A, (e + 1) * na * A),
           batch.availActions.subarray(e * na * A, (e + 1) * na * A),
-          allocator ? batch.allocation.subarray(e * na, (e + 1) * na) : null,
+          allocates ? batch.allocation.subarray(e * na, (e + 1) * na) : null,
           { nAgents: na, nActions: A, epsilon, maskSubtaskActions },
           this.rng,
           this.actions,
@@ -273,7 +287,7 @@ export class ParallelRunner {
             index: e,
             env,
             step: { actions: acts, reward: res.reward, terminated, stats },
-            allocation: allocator ? batch.allocation.subarray(e * na, (e + 1) * na) : null,
+            allocation: allocates ? batch.allocation.subarray(e * na, (e + 1) * na) : null,
             decision: decidedNow[e] === 1,
           });
         }
