@@ -14,7 +14,7 @@ import { type AlmaConfig, effectiveMixerSubtaskCond } from "../config/schema.js"
 import type { EnvInfo } from "../envs/types.js";
 import { type AgentInputs, type AgentParams, agentForward, type SubtaskCond } from "../nn/agent.js";
 import { type CoachParams, type CopaInputs, coachForward } from "../nn/copa.js";
-import { type Arr, jit, np, random, readFloat32, readScalar, tree } from "../nn/engine.js";
+import { type Arr, jit, materialize, np, random, readScalar, tree } from "../nn/engine.js";
 import { roundUp4, splitKey } from "../nn/layers.js";
 import {
   defaultLowLevelConfig,
@@ -162,6 +162,16 @@ interface HeldStrategies {
   /** `[B, Na]` allocation in force after the decision (−1 none), for the coach's input. */
   allocation: Int32Array;
   pending: boolean;
+}
+
+/**
+ * Read acting utilities synchronously: a small program on the main thread answers faster than a
+ * round trip through the worker pool (measured ~1.3 ms vs ~3 ms for 8 environments). Its inputs
+ * must be computed already: `train` materialises the state after every step.
+ */
+function readActing(x: Arr): Float32Array {
+  const d = x.dataSync();
+  return d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
 }
 
 export class QLearner implements Learner {
@@ -335,7 +345,7 @@ export class QLearner implements Learner {
       const h = this.heldFor(batch);
       if (!h.pending) {
         inp.coachZ = h.z.ref;
-        return readFloat32(this.act(tree.ref(this.state.params.agent), inp));
+        return readActing(this.act(tree.ref(this.state.params.agent), inp));
       }
       const out = this.actCoach(
         tree.ref(this.state.params.agent),
@@ -350,10 +360,10 @@ export class QLearner implements Learner {
       h.z = out.z;
       h.decide.fill(0);
       h.pending = false;
-      return readFloat32(out.q);
+      return readActing(out.q);
     }
     const q = this.act(tree.ref(this.state.params.agent), inp);
-    return readFloat32(q);
+    return readActing(q);
   }
 
   /** One low-level gradient step (§11) and the target-update check (§11.12, §14). */
@@ -367,6 +377,8 @@ export class QLearner implements Learner {
       this.state = updateLowLevelTarget(this.state);
       this.lastTargetEpisode = ctx.episode;
     }
+    // The acting forward reads synchronously (readActing), which needs every parameter computed.
+    await materialize(this.state);
     const [loss, qLoss, imLoss, gradNorm, tdErrorAbs, qTakenMean, targetMean] = await Promise.all([
       readScalar(m.loss),
       readScalar(m.qLoss),
