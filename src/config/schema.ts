@@ -251,6 +251,13 @@ const LearnerSchema = z.strictObject({
   lmbda: z.number().min(0).max(1).default(0.5),
   /** COPA variational loss weight (§16.2; §18.1 `vi_lambda`). */
   viLambda: z.number().nonnegative().default(5e-5),
+  /**
+   * Split each low-level training batch into this many micro-batches with gradient accumulation
+   * (alma-ts addition; same update). jax-js reserves every intermediate of a compiled program up
+   * front, so the one-program step peaks at ~2.2 GB at the paper's shapes; 4 micro-batches peak
+   * at ~0.5 GB for ~30% more time. Must divide `buffer.batchSize`; not available with COPA.
+   */
+  microBatches: posInt().default(1),
 });
 
 /** Low-level ε-greedy action selection (spec §5, §18.1). */

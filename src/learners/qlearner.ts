@@ -20,10 +20,13 @@ import {
   defaultLowLevelConfig,
   initLowLevelState,
   type LowLevelConfig,
+  type LowLevelMicroTrainStepFn,
   type LowLevelState,
   type LowLevelTrainStepFn,
   lowLevelBatchToArrays,
+  makeLowLevelMicroTrainStep,
   makeLowLevelTrainStep,
+  splitLowLevelArrays,
   updateLowLevelTarget,
 } from "../nn/lowLevel.js";
 import { randomPermutationMatrix } from "../nn/taskEmbed.js";
@@ -179,6 +182,8 @@ export class QLearner implements Learner {
   private state: LowLevelState;
   private key: Arr;
   private readonly trainStep: LowLevelTrainStepFn;
+  /** Micro-batched variant (`learner.microBatches > 1`): same update, lower peak memory. */
+  private readonly microStep: LowLevelMicroTrainStepFn | null;
   private readonly act: (agent: AgentParams, inp: AgentInputs) => Arr;
   private lastTargetEpisode = 0;
   /** Host buffer for the acting input `[B, Ne, De + A]`. */
@@ -203,6 +208,13 @@ export class QLearner implements Learner {
     this.state = initLowLevelState(kInit, this.cfg);
     this.key = kRun;
     this.trainStep = makeLowLevelTrainStep(this.cfg);
+    const k = config.learner.microBatches;
+    if (k > 1 && config.buffer.batchSize % k !== 0) {
+      throw new Error(
+        `learner.microBatches (${k}) must divide buffer.batchSize (${config.buffer.batchSize})`,
+      );
+    }
+    this.microStep = k > 1 ? makeLowLevelMicroTrainStep(this.cfg) : null;
     const agentCfg = this.cfg.agent;
     this.act = jit((agent: AgentParams, inp: AgentInputs) =>
       agentForward(agent, inp, agentCfg),
@@ -371,7 +383,13 @@ export class QLearner implements Learner {
     const arrays = lowLevelBatchToArrays({ ...batch, maxSeqLength: batch.seqLen }, this.info, {
       hierDecision: this.cfg.copa !== undefined, // COPA's forward fill (§16.2)
     });
-    const [state, m] = this.trainStep(this.state, arrays, this.nextKey());
+    const [state, m] = this.microStep
+      ? await this.microStep(
+          this.state,
+          splitLowLevelArrays(arrays, this.config.learner.microBatches),
+          this.nextKey(),
+        )
+      : this.trainStep(this.state, arrays, this.nextKey());
     this.state = state;
     if ((ctx.episode - this.lastTargetEpisode) / this.config.learner.targetUpdateInterval >= 1) {
       this.state = updateLowLevelTarget(this.state);
@@ -455,6 +473,7 @@ export class QLearner implements Learner {
     tree.dispose(this.state);
     this.key.dispose();
     this.trainStep.dispose();
+    this.microStep?.dispose();
     (this.actCoach as unknown as { dispose(): void } | null)?.dispose();
     for (const h of this.copaHeld.values()) h.z.dispose();
     this.copaHeld.clear();

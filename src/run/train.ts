@@ -170,13 +170,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         `run directory ${outDir} already holds a run; continue it with 'alma resume --run ${outDir}' or choose another --out`,
       );
     }
-    mkdirSync(outDir, { recursive: true });
-    writeFileAtomic(configPath, configToJSON(config));
   }
 
   const envs = makeEnvs(config);
   const info = envs[0].info;
   const learner = await opts.makeLearner(config, info);
+  if (!resuming) {
+    // Written only once everything could be built, so a bad configuration leaves no half-run behind.
+    mkdirSync(outDir, { recursive: true });
+    writeFileAtomic(configPath, configToJSON(config));
+  }
   const allocRng = new Rng(config.seed * 7 + 3);
   const sampleRng = new Rng(config.seed * 7 + 5);
   const allocator = makeAllocatorFor(config, learner, allocRng, info.nTasks);
