@@ -190,6 +190,7 @@ program
     [],
   )
   .option("--json", "print one JSON object", false)
+  .option("--episodes-out <file>", "write one JSON line per episode ({return, length, stats})")
   .action(async (o) => {
     await evalCommand({
       run: o.run,
@@ -199,6 +200,7 @@ program
       actorsFrom: o.actorsFrom,
       seed: o.seed,
       set: o.set,
+      episodesOut: o.episodesOut,
     });
   });
 

@@ -13,6 +13,7 @@ import { checkpointDir, listCheckpoints, loadCheckpoint } from "../run/checkpoin
 import { ReplayRecorder, writeReplay } from "../run/replay.js";
 import { envOptionsFor, makeAllocatorFor, successKey, summarise, train } from "../run/train.js";
 import { type EpisodeSummary, ParallelRunner } from "../runners/runner.js";
+import { writeFileAtomic } from "../util/fs.js";
 
 export interface TrainCliOptions {
   env: string;
@@ -78,6 +79,16 @@ export interface EvalCliOptions {
   seed?: number;
   /** Config overrides for evaluation only (e.g. `env.battle.spreadArmies=false`). */
   set?: string[];
+  /** Write one JSON line per episode, `{return, length, stats}`, to this file (JSONL). */
+  episodesOut?: string;
+}
+
+/** One line of `alma eval --episodes-out`: an evaluated episode. */
+export interface EvalEpisode {
+  return: number;
+  length: number;
+  /** The environment's terminal statistics plus `ep_length` (battle: `battle_won`, `spread`, ...). */
+  stats: Record<string, number>;
 }
 
 /** Greedy evaluation of a run's latest checkpoint (spec §15.3), optionally recording replays. */
@@ -136,7 +147,14 @@ export async function evalCommand(o: EvalCliOptions): Promise<Record<string, num
     summaries.push(...res.summaries);
   }
   learner.dispose();
-  const stats = summarise("eval_env_metrics", summaries.slice(0, Math.max(o.episodes, 1)));
+  const episodes = summaries.slice(0, Math.max(o.episodes, 1));
+  const stats = summarise("eval_env_metrics", episodes);
+  if (o.episodesOut) {
+    const lines = episodes.map((e) =>
+      JSON.stringify({ return: e.return, length: e.length, stats: e.stats } satisfies EvalEpisode),
+    );
+    writeFileAtomic(o.episodesOut, `${lines.join("\n")}\n`);
+  }
   const result = {
     t_env: ck.tEnv,
     "test/success": stats[`eval_env_metrics/${successKey(config.env.name)}_mean`],

@@ -32,6 +32,8 @@ export interface EvalSpec {
   /** Run whose low-level actors replace the evaluated run's (`--actors-from`). */
   actorsFrom?: string;
   seed: number;
+  /** Greedy episodes to evaluate (default 64). */
+  episodes?: number;
 }
 
 export interface Recipe {
@@ -175,6 +177,8 @@ const recipes: Recipe[] = [
           label: `${label}-close-armies`,
           run: label,
           seed,
+          // enough episodes for about 32 per spread bin (5 bins) per seed
+          episodes: 160,
         })),
       ),
   },

@@ -4,7 +4,9 @@
  * then the recipe's evaluations, the figure (SVG + PNG) and `results.md`.
  *
  * Layout: OUT/<label>/seed-<k>/ (a run directory, plus DONE.json once finished),
- *         OUT/evals/<label>/seed-<k>.json, OUT/figure.svg|png, OUT/results.md, OUT/experiment.json.
+ *         OUT/evals/<label>/seed-<k>.json (+ seed-<k>.episodes.jsonl, one line per episode),
+ *         OUT/figure.svg|png, OUT/results.md, OUT/experiment.json; battle-spread also writes
+ *         OUT/spread.json and OUT/spread.svg|png (success vs army spread, paper Fig. 6a).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -12,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compareRuns, resultsTable } from "../plot/index.js";
 import { listCheckpoints } from "../run/checkpoint.js";
-import { meanStd } from "../run/metrics.js";
+import { meanStd, readMetrics } from "../run/metrics.js";
 import { writeFileAtomic } from "../util/fs.js";
 import {
   type EvalSpec,
@@ -21,17 +23,30 @@ import {
   recipe,
   scaleSettings,
 } from "./recipes.js";
+import {
+  aggregateSpread,
+  readEpisodes,
+  SPREAD_AXIS_TITLE,
+  SPREAD_BINS,
+  type SpreadEpisode,
+  spreadTable,
+  writeSpreadFigure,
+} from "./spread.js";
 
 export type RunState = "done" | "resume" | "new";
 
 /** Runs one training run to completion (`resume` = continue from its checkpoints). */
 export type RunExecutor = (spec: RunSpec, dir: string, resume: boolean) => Promise<void>;
-/** Evaluates one run; resolves with its greedy test statistics. */
+/**
+ * Evaluates one run; resolves with its greedy test statistics and writes its episodes to
+ * `episodesOut` (JSONL, one `{return, length, stats}` per line, as `alma eval --episodes-out`).
+ */
 export type EvalExecutor = (
   spec: EvalSpec,
   runDir: string,
   actorsDir: string | undefined,
   sets: string[],
+  episodesOut: string,
 ) => Promise<Record<string, number>>;
 
 export interface ExperimentOptions {
@@ -125,8 +140,9 @@ export function processExecutor(log: (line: string) => void): RunExecutor {
 
 /** Default evaluator: `alma eval --json` in a child process. */
 export function processEvaluator(log: (line: string) => void): EvalExecutor {
-  return async (_spec, runDir, actorsDir, sets) => {
-    const args = ["eval", "--run", runDir, "--json", "--episodes", "64"];
+  return async (spec, runDir, actorsDir, sets, episodesOut) => {
+    const args = ["eval", "--run", runDir, "--json", "--episodes", String(spec.episodes ?? 64)];
+    args.push("--episodes-out", episodesOut);
     if (actorsDir) args.push("--actors-from", actorsDir);
     for (const s of sets) args.push("--set", s);
     const out = await spawnCli(args, log, true);
@@ -134,9 +150,60 @@ export function processEvaluator(log: (line: string) => void): EvalExecutor {
   };
 }
 
+const CLOSE_ARMIES = "-close-armies";
+
+/** battle-spread's evaluations: armies spawned close together, binned by spread afterwards. */
+function isCloseArmies(spec: EvalSpec): boolean {
+  return spec.label.endsWith(CLOSE_ARMIES);
+}
+
 /** Extra config overrides an evaluation applies (battle-spread: armies spawned close together). */
 function evalSets(spec: EvalSpec): string[] {
-  return spec.label.endsWith("close-armies") ? ["env.battle.spreadArmies=false"] : [];
+  return isCloseArmies(spec) ? ["env.battle.spreadArmies=false"] : [];
+}
+
+/**
+ * Fig. 6a from the close-armies evaluations: success per spread bin per seed, mean ± std over
+ * seeds per method; writes OUT/spread.json and OUT/spread.svg|png. Returns the table section for
+ * results.md (empty when there is nothing to bin) and the files written.
+ */
+async function spreadAnalysis(
+  out: string,
+  evals: ExperimentResult["evals"],
+  title: string,
+): Promise<{ lines: string[]; files: string[] }> {
+  const methods = new Map<string, SpreadEpisode[][]>();
+  for (const e of evals) {
+    const path = episodesPath(out, e.spec);
+    if (!e.stats || !isCloseArmies(e.spec) || !existsSync(path)) continue;
+    const method = e.spec.label.slice(0, -CLOSE_ARMIES.length);
+    methods.set(method, [...(methods.get(method) ?? []), readEpisodes(path)]);
+  }
+  if (methods.size === 0) return { lines: [], files: [] };
+  const curves = aggregateSpread(methods);
+  const json = join(out, "spread.json");
+  writeFileAtomic(
+    json,
+    `${JSON.stringify({ bins: SPREAD_BINS, binning: "equal-width over [0, 1]: k/B <= spread < (k+1)/B, spread = 1 in the last bin; success = mean battle_won per bin per seed, then mean ± population std over the seeds with episodes in the bin (NaN → null)", x: SPREAD_AXIS_TITLE, curves }, null, 1)}\n`,
+  );
+  const files = [json, ...(await writeSpreadFigure(curves, join(out, "spread.svg"), title))];
+  const lines = [
+    "",
+    "## Success vs army spread",
+    "",
+    `Greedy success with armies spawned close together (\`spreadArmies=false\`), episodes binned by the last army's angular multiplier \`spread\` into ${SPREAD_BINS} equal-width bins (1 = maximally spread, as in training). Cells: success mean ± std over seeds (episodes in the bin). Figure: \`spread.svg\` / \`spread.png\`.`,
+    "",
+    spreadTable(curves),
+  ];
+  return { lines, files };
+}
+
+function evalPath(out: string, spec: EvalSpec): string {
+  return join(out, "evals", spec.label, `seed-${spec.seed}.json`);
+}
+
+function episodesPath(out: string, spec: EvalSpec): string {
+  return join(out, "evals", spec.label, `seed-${spec.seed}.episodes.jsonl`);
 }
 
 async function pool<T>(
@@ -196,8 +263,10 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
   });
 
   for (const spec of r.evals?.(opts.seeds) ?? []) {
-    const path = join(opts.out, "evals", spec.label, `seed-${spec.seed}.json`);
-    if (existsSync(path)) {
+    const path = evalPath(opts.out, spec);
+    const episodesOut = episodesPath(opts.out, spec);
+    // battle-spread needs the episodes too: an evaluation without them is run again
+    if (existsSync(path) && (!isCloseArmies(spec) || existsSync(episodesOut))) {
       result.evals.push({ spec, stats: JSON.parse(readFileSync(path, "utf8")) });
       continue;
     }
@@ -211,7 +280,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     }
     try {
       log(`[${r.name}] evaluating ${spec.label} seed ${spec.seed}`);
-      const stats = await evaluator(spec, runDir, actorsDir, evalSets(spec));
+      const stats = await evaluator(spec, runDir, actorsDir, evalSets(spec), episodesOut);
       writeFileAtomic(path, `${JSON.stringify(stats)}\n`);
       result.evals.push({ spec, stats });
     } catch (err) {
@@ -228,6 +297,18 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
       title: `${r.name} (${r.figure}), ${opts.scale} scale`,
     });
     result.files.push(...figure.files);
+    // Greedy test return too: it moves long before success does.
+    if (
+      okRuns.some((dir) => readMetrics(join(dir, "metrics.jsonl")).some((m) => "test/return" in m))
+    ) {
+      const returns = await compareRuns(okRuns, {
+        metric: "test/return",
+        out: join(opts.out, "figure-return.svg"),
+        groupBy: "dir",
+        title: `${r.name} (${r.figure}), ${opts.scale} scale: greedy test return`,
+      });
+      result.files.push(...returns.files);
+    }
     const lines = [
       `# ${r.name} — ${r.figure}`,
       "",
@@ -257,6 +338,13 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
         lines.push(`| ${label} | ${mean.toFixed(3)} ± ${std.toFixed(3)} | ${xs.length} |`);
       }
     }
+    const spread = await spreadAnalysis(
+      opts.out,
+      result.evals,
+      `${r.name} (${r.figure}): greedy success vs army spread, ${opts.scale} scale`,
+    );
+    lines.push(...spread.lines);
+    result.files.push(...spread.files);
     const failed = [...result.runs.filter((x) => x.error), ...result.evals.filter((x) => x.error)];
     if (failed.length > 0) {
       lines.push("", "## Not finished", "");
@@ -267,7 +355,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     }
     lines.push(
       "",
-      `Figure: \`figure.svg\` / \`figure.png\`. Regenerate with \`alma experiment ${r.name} --scale ${opts.scale} --seeds ${opts.seeds}\`.`,
+      `Figures: \`figure.svg\` / \`figure.png\` (success), \`figure-return.svg\` / \`.png\` (return). Regenerate with \`alma experiment ${r.name} --scale ${opts.scale} --seeds ${opts.seeds}\`.`,
       "",
     );
     writeFileAtomic(join(opts.out, "results.md"), lines.join("\n"));

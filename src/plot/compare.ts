@@ -126,6 +126,11 @@ export function curveSpec(
     // No rounding of the domain up to the next "nice" value: the curves end at the right edge.
     scale: { nice: false },
   };
+  // Success rates are fractions: always show the whole [0, 1] range, as the paper's figures do
+  // (and so that an all-zero early curve does not get a degenerate axis).
+  const yScale = /success|won|solved/.test(metric)
+    ? { domain: [0, 1], zero: true }
+    : { zero: false };
   // A curve with a single point would draw no visible line: show point markers then.
   const showPoints = groups.some((g) => g.points.length === 1);
   return {
@@ -141,7 +146,7 @@ export function curveSpec(
         mark: { type: "errorband", opacity: 0.25 },
         encoding: {
           x,
-          y: { field: "lo", type: "quantitative", title: metric, scale: { zero: false } },
+          y: { field: "lo", type: "quantitative", title: metric, scale: yScale },
           y2: { field: "hi" },
           color,
           description: { field: "bandLabel" },

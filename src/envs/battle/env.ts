@@ -809,6 +809,9 @@ export class BattleEnv implements CompositeEnv {
         perc_armies_defeated: defeated / this.nArmies,
         allies_defeated: alliesDefeated ? 1 : 0,
         base_infiltrated: anyInfiltrated ? 1 : 0,
+        // the per-episode `spread` record (§1.5, §3.6 item 7) as a numeric terminal statistic,
+        // so evaluations can relate success to how close the armies spawned (Fig. 6a)
+        spread: this.spreadMult,
       };
       if (this.healsAllowed && this.healStatCount > 0) {
         stats.perc_agents_healed_per_army_defeated = this.healStatSum / this.healStatCount;

@@ -212,6 +212,21 @@ test("armies not spread: random angular multipliers, spread reported, no empty a
   assert.ok(sawClose, "some armies are close together");
 });
 
+test("terminal stats carry the episode's spread multiplier (Fig. 6a evaluation)", () => {
+  for (const spreadArmies of [false, true]) {
+    const env = makeBattleEnv({ seed: 11, spreadArmies, episodeLimit: 3 });
+    for (let ep = 0; ep < 5; ep++) {
+      env.reset();
+      freezeEnemies(env);
+      let r = env.step(stopActions(env));
+      while (!r.terminated) r = env.step(stopActions(env));
+      assert.equal(r.info.stats?.spread, env.episodeRecord().spread);
+      if (spreadArmies) assert.equal(r.info.stats?.spread, 1);
+      else assert.ok(r.info.stats!.spread >= 0 && r.info.stats!.spread < 1);
+    }
+  }
+});
+
 test("reset options: index, nTasks, seed", () => {
   const env = makeBattleEnv({ scenario: SZ_DISADVANTAGE, seed: 1 });
   env.reset({ index: 38 });
