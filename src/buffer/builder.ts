@@ -20,6 +20,7 @@
  * The builder owns dense arrays for `episodeLimit + 1` rows, reused across episodes (call
  * `begin` again after `finish`), so the stepping hot path does not allocate.
  */
+import { observeInto } from "../envs/observe.js";
 import type { CompositeEnv, EnvInfo, EnvMasks, StepResult } from "../envs/types.js";
 import { type EpisodeRecord, encodeEpisode } from "./episode.js";
 import { allocEpisodeArrays, checkDims, type EpisodeArrays, type EpisodeDims } from "./layout.js";
@@ -147,20 +148,11 @@ export class EpisodeBuilder {
    */
   observe(env: CompositeEnv): void {
     this.expectObserve();
-    const ent = this.view("entities");
-    const e = env.getEntities(ent);
-    if (e !== ent) ent.set(e);
-    const av = this.view("availActions");
-    const r = env.getAvailActions(av);
-    if (r !== av) av.set(r);
-    const mv = this.masksView();
-    const m = env.getMasks(mv);
-    if (m !== mv) {
-      mv.obsMask.set(m.obsMask);
-      mv.entityMask.set(m.entityMask);
-      mv.entity2taskMask.set(m.entity2taskMask);
-      mv.taskMask.set(m.taskMask);
-    }
+    observeInto(env, {
+      entities: this.view("entities"),
+      availActions: this.view("availActions"),
+      masks: this.masksView(),
+    });
     this.afterObserve();
   }
 

@@ -11,7 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { TopLevelSpec } from "vega-lite";
-import { figurePaths, PALETTE } from "../plot/compare.js";
+import { figurePaths, methodColour } from "../plot/compare.js";
 import { PLOT_FONT, svgToPng, vegaLiteToSvg } from "../plot/render.js";
 import { meanStd } from "../run/metrics.js";
 import { writeFileAtomic } from "../util/fs.js";
@@ -127,12 +127,7 @@ export function spreadSpec(curves: readonly SpreadCurve[], title: string): TopLe
       })),
   );
   const names = curves.map((c) => c.method);
-  const color = {
-    field: "method",
-    type: "nominal" as const,
-    scale: { domain: names, range: names.map((_, i) => PALETTE[i % PALETTE.length]) },
-    legend: { title: "method", symbolType: "stroke", symbolOpacity: 1, symbolStrokeWidth: 3 },
-  };
+  const color = methodColour("method", names);
   const x = {
     field: "spread",
     type: "quantitative" as const,

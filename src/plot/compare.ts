@@ -72,6 +72,19 @@ export function figurePaths(out: string): [string, string] {
   return [`${base}.svg`, `${base}.png`];
 }
 
+/**
+ * The colour encoding of every figure: one colour per method. Explicit domain + range, so the
+ * legend follows the input order and colours are deterministic across figures.
+ */
+export function methodColour(field: string, names: readonly string[]) {
+  return {
+    field,
+    type: "nominal" as const,
+    scale: { domain: [...names], range: names.map((_, i) => PALETTE[i % PALETTE.length]) },
+    legend: { title: "method", symbolType: "stroke", symbolOpacity: 1, symbolStrokeWidth: 3 },
+  };
+}
+
 /** The one value all runs share for a label, or undefined if they differ or none has it. */
 function shared(runs: readonly RunInfo[], key: "env" | "scenario"): string | undefined {
   const vals = new Set(runs.map((r) => r[key]));
@@ -110,13 +123,7 @@ export function curveSpec(
     })),
   );
   const names = groups.map((g) => g.name);
-  const color = {
-    field: "group",
-    type: "nominal" as const,
-    // Explicit domain + range: the legend follows the input order and colours are deterministic.
-    scale: { domain: names, range: names.map((_, i) => PALETTE[i % PALETTE.length]) },
-    legend: { title: "method", symbolType: "stroke", symbolOpacity: 1, symbolStrokeWidth: 3 },
-  };
+  const color = methodColour("group", names);
   const x = {
     field: "t_env",
     type: "quantitative" as const,

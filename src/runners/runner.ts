@@ -9,6 +9,7 @@
  */
 import { EpisodeBuilder } from "../buffer/builder.js";
 import type { EpisodeRecord } from "../buffer/episode.js";
+import { observeInto } from "../envs/observe.js";
 import { Rng } from "../envs/rng.js";
 import type { CompositeEnv, EnvMasks } from "../envs/types.js";
 import {
@@ -151,21 +152,11 @@ export class ParallelRunner {
   /** Copy environment e's current observation into its batch row. */
   private observe(e: number): void {
     const { nAgents: na, nEntities: ne, nActions: A, entityShape: de } = this.batch.info;
-    const env = this.envs[e];
-    const ent = this.batch.entities.subarray(e * ne * de, (e + 1) * ne * de);
-    const got = env.getEntities(ent);
-    if (got !== ent) ent.set(got);
-    const av = this.batch.availActions.subarray(e * na * A, (e + 1) * na * A);
-    const gotAv = env.getAvailActions(av);
-    if (gotAv !== av) av.set(gotAv);
-    const mv = this.maskViews[e];
-    const m = env.getMasks(mv);
-    if (m !== mv) {
-      mv.obsMask.set(m.obsMask);
-      mv.entityMask.set(m.entityMask);
-      mv.entity2taskMask.set(m.entity2taskMask);
-      mv.taskMask.set(m.taskMask);
-    }
+    observeInto(this.envs[e], {
+      entities: this.batch.entities.subarray(e * ne * de, (e + 1) * ne * de),
+      availActions: this.batch.availActions.subarray(e * na * A, (e + 1) * na * A),
+      masks: this.maskViews[e],
+    });
   }
 
   private recordObservation(e: number): void {

@@ -10,19 +10,11 @@ import type { AllocInputs, PolicyEncoding, PolicyParams } from "../../src/nn/all
 import { entityAttention } from "../../src/nn/attention.js";
 import { type Arr, np } from "../../src/nn/engine.js";
 import { groupMask, linear, not01, relu } from "../../src/nn/layers.js";
+import { mulberry32 } from "../../src/nn/synthetic.js";
 import { taskEmbed } from "../../src/nn/taskEmbed.js";
 
-/** Deterministic generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic generator (the synthetic-batch generator, mulberry32). */
+export const rng: (seed: number) => () => number = mulberry32;
 
 /** A small allocator configuration (fast to compile and run). */
 export function smallCfg(overrides: Partial<AllocNetConfig> = {}): AllocNetConfig {
