@@ -20,6 +20,7 @@ import { makeEnv } from "../envs/registry.js";
 import { Rng } from "../envs/rng.js";
 import type { CompositeEnv, EnvInfo } from "../envs/types.js";
 import type { Learner } from "../learners/types.js";
+import { writeMetricsCsv } from "../plot/export.js";
 import { type Allocator, HeuristicAllocator, RandomAllocator } from "../runners/allocators.js";
 import { type EpisodeSummary, ParallelRunner, type RunnerAllocator } from "../runners/runner.js";
 import { writeFileAtomic } from "../util/fs.js";
@@ -258,6 +259,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       blobs: { replay: serializeReplayBuffer(buffer) },
     });
     pruneCheckpoints(outDir, opts.keepCheckpoints ?? 2);
+    writeMetricsCsv(outDir); // the same log as a spreadsheet-friendly table
     c.modelSaveTime = c.tEnv;
   };
 

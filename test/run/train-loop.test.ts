@@ -78,6 +78,11 @@ describe("training loop (§15.1)", () => {
       });
       assert.ok(a.tEnv > 4000);
       assert.ok(existsSync(join(dirA, "config.json")));
+      const csv = readFileSync(join(dirA, "metrics.csv"), "utf8").split("\n");
+      assert.ok(
+        csv[0].startsWith("t_env,") && csv[0].includes("test/success"),
+        "metrics.csv mirrors metrics.jsonl",
+      );
       const cfg = JSON.parse(readFileSync(join(dirA, "config.json"), "utf8"));
       assert.equal(cfg.method, "heuristic");
       const recs = readMetrics(join(dirA, "metrics.jsonl"));
