@@ -263,6 +263,19 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     c.modelSaveTime = c.tEnv;
   };
 
+  // Ctrl-C / SIGTERM: finish the current collection and its updates, checkpoint, then stop, so
+  // `alma resume` continues exactly where the run was interrupted.
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) process.exit(130); // a second signal: stop now
+    interrupted = true;
+    process.stderr.write(
+      "\nalma: stopping after this collection (checkpointing); press Ctrl-C again to abort\n",
+    );
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
   while (c.tEnv <= config.run.tMax) {
     // Collect one batch of training episodes (§15.2); schedules use t_env from the run's start.
     const epsilon = epsilonAt(config, c.tEnv);
@@ -331,6 +344,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       metrics.append({ t_env: c.tEnv, ...record });
     }
     const done =
+      interrupted ||
       c.tEnv > config.run.tMax ||
       (opts.stopAfterSteps !== undefined && c.tEnv - startT >= opts.stopAfterSteps);
     if (
@@ -355,6 +369,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     episodes: c.episode,
     testSuccess: lastTest?.[successName],
   });
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
   learner.dispose();
   return { tEnv: c.tEnv, episode: c.episode, lastTest };
 }
