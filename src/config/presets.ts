@@ -36,6 +36,10 @@ export const ENV_PRESETS: Readonly<Record<EnvName, ConfigLayer>> = {
     exploration: { epsilonAnnealTime: 500_000, maskSubtaskActions: true },
     hierAgent: { actionLength: 3 },
     agent: { imagine: true },
+    // The one-program low-level step with REFIL's imagined copies at battle shapes (Ne=16, De=42,
+    // A=14, 32×64 rows) needs more than Wasm's 4 GiB memory32 limit; four gradient-accumulated
+    // micro-batches compute the same update within it.
+    learner: { microBatches: 4 },
   },
 };
 
