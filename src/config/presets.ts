@@ -100,6 +100,9 @@ export const METHOD_PRESETS: Readonly<Record<MethodName, ConfigLayer>> = {
   copa: {
     agent: { subtaskCond: "none" },
     hierAgent: { taskAllocation: "none", copa: true },
+    // The micro-batched step does not support COPA yet: one program (on battle at the paper's
+    // shapes this exceeds Wasm's 4 GiB memory; open).
+    learner: { microBatches: 1 },
   },
 };
 
