@@ -11,8 +11,8 @@
  */
 import { readFileSync } from "node:fs";
 import type { TopLevelSpec } from "vega-lite";
-import { figurePaths, methodColour } from "../plot/compare.js";
-import { PLOT_FONT, svgToPng, vegaLiteToSvg } from "../plot/render.js";
+import { bandLineSpec, figurePaths, methodColour } from "../plot/compare.js";
+import { svgToPng, vegaLiteToSvg } from "../plot/render.js";
 import { meanStd } from "../run/metrics.js";
 import { writeFileAtomic } from "../util/fs.js";
 
@@ -134,38 +134,15 @@ export function spreadSpec(curves: readonly SpreadCurve[], title: string): TopLe
     title: SPREAD_AXIS_TITLE,
     scale: { domain: [0, 1] },
   };
-  return {
-    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+  return bandLineSpec({
     title,
-    width: 560,
-    height: 340,
-    background: "white",
-    data: { values },
-    layer: [
-      {
-        name: "band",
-        mark: { type: "errorband", opacity: 0.25 },
-        encoding: {
-          x,
-          y: { field: "lo", type: "quantitative", title: "success", scale: { domain: [0, 1] } },
-          y2: { field: "hi" },
-          color,
-          description: { field: "bandLabel" },
-        },
-      },
-      {
-        name: "curve",
-        mark: { type: "line", strokeWidth: 2, point: true },
-        encoding: {
-          x,
-          y: { field: "mean", type: "quantitative", title: "success" },
-          color,
-          description: { field: "lineLabel" },
-        },
-      },
-    ],
-    config: { font: PLOT_FONT, view: { stroke: "#ddd" } },
-  } as TopLevelSpec;
+    values,
+    x,
+    yTitle: "success",
+    yScale: { domain: [0, 1] },
+    color,
+    points: true,
+  });
 }
 
 /** Write `<out>.svg` and `<out>.png`; returns their paths. */

@@ -140,20 +140,37 @@ export function curveSpec(
     : { zero: false };
   // A curve with a single point would draw no visible line: show point markers then.
   const showPoints = groups.some((g) => g.points.length === 1);
+  return bandLineSpec({ title, values, x, yTitle: metric, yScale, color, points: showPoints });
+}
+
+/**
+ * The figure every curve plot shares: per group a shaded band (fields `lo`..`hi`) under a mean
+ * line (field `mean`), coloured by `color`; the band/line descriptions name them for tests.
+ */
+export function bandLineSpec(o: {
+  title: string;
+  values: readonly Record<string, unknown>[];
+  x: Record<string, unknown>;
+  yTitle: string;
+  yScale: Record<string, unknown>;
+  color: ReturnType<typeof methodColour>;
+  points: boolean;
+}): TopLevelSpec {
+  const { title, x, color } = o;
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title,
     width: 560,
     height: 340,
     background: "white",
-    data: { values },
+    data: { values: [...o.values] },
     layer: [
       {
         name: "band",
         mark: { type: "errorband", opacity: 0.25 },
         encoding: {
           x,
-          y: { field: "lo", type: "quantitative", title: metric, scale: yScale },
+          y: { field: "lo", type: "quantitative", title: o.yTitle, scale: o.yScale },
           y2: { field: "hi" },
           color,
           description: { field: "bandLabel" },
@@ -161,10 +178,10 @@ export function curveSpec(
       },
       {
         name: "curve",
-        mark: { type: "line", strokeWidth: 2, point: showPoints },
+        mark: { type: "line", strokeWidth: 2, point: o.points },
         encoding: {
           x,
-          y: { field: "mean", type: "quantitative", title: metric },
+          y: { field: "mean", type: "quantitative", title: o.yTitle },
           color,
           description: { field: "lineLabel" },
         },
