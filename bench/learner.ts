@@ -9,7 +9,8 @@
  * the program, is reported separately.
  *
  * Run directly for JSON:
- * `node dist/bench/learner.js [--iterations N] [--cond mask|none|full_obs] [--micro K]`.
+ * `node dist/bench/learner.js [--iterations N] [--cond mask|none|full_obs] [--micro K]
+ * [--shapes savethecity|battle]`.
  */
 import { pathToFileURL } from "node:url";
 import type { SubtaskCond } from "../src/nn/agent.js";
@@ -44,6 +45,18 @@ export const SAVETHECITY_2_5_DIMS: LowLevelDims = {
   entityShape: 58,
 };
 
+/** SaveTheCity-free battle shapes: S&Z `6-8sz_maxsize4_maxarmies3_*` (environments spec §3). */
+export const BATTLE_SZ_DIMS: LowLevelDims = {
+  nAgents: 8,
+  nEntities: 16,
+  nTasks: 3,
+  nActions: 14,
+  entityShape: 42,
+};
+
+/** Named benchmark shapes: SaveTheCity (A-QMIX/ALMA, no REFIL) or battle (REFIL, §7). */
+export type BenchShapes = "savethecity" | "battle";
+
 export interface BenchLearnerOptions {
   /** Timed iterations (default 5). */
   iterations?: number;
@@ -60,6 +73,11 @@ export interface BenchLearnerOptions {
    * 1 (default) = the single-program `makeLowLevelTrainStep`.
    */
   microBatches?: number;
+  /**
+   * `savethecity` (default): 2-5a_2-5b dims, no REFIL. `battle`: S&Z dims with REFIL's
+   * imagined-group loss (`agent.imagine`, every battle method's algorithm config).
+   */
+  shapes?: BenchShapes;
   dims?: LowLevelDims;
   seed?: number;
   /** Called after every iteration with its duration in seconds. */
@@ -82,6 +100,7 @@ export interface BenchLearnerResult {
   seqLength: number;
   subtaskCond: SubtaskCond;
   microBatches: number;
+  shapes: BenchShapes;
   /** Peak bytes of live device buffers during one iteration, MiB. */
   peakDeviceMiB: number;
   /** Wasm worker threads used by jax-js (0 = main thread only). */
@@ -94,7 +113,8 @@ export interface BenchLearnerResult {
 /**
  * FLOPs of one low-level iteration counted the way the reference implementation computes it
  * (2 per multiply-add; Q/K/V for every entity; live networks forward + backward = 3× forward;
- * target networks forward only; agent networks on all B·(T+1) rows, mixers on B·T rows). Our
+ * target networks forward only; agent networks on all B·(T+1) rows, mixers on B·T rows; REFIL
+ * runs the live networks a second time on the imagined groups). Our
  * implementation executes fewer (e.g. queries only for agent rows), so this is an *effective*
  * rate comparable with the reference.
  */
@@ -114,7 +134,8 @@ export function lowLevelFlops(cfg: LowLevelConfig, B: number, T1: number): numbe
   const hyperRow = Ne * m.featureDim * Eh + attn(Eh, Eh) + Na * Eh * m.mixingEmbed;
   const mixerRow = 4 * hyperRow;
   const T = T1 - 1;
-  return 2 * (4 * B * T1 * agentRow + 4 * B * T * mixerRow);
+  const passes = (cfg.imagine ? 2 : 1) * 3 + 1;
+  return 2 * (passes * B * T1 * agentRow + passes * B * T * mixerRow);
 }
 
 function median(xs: number[]): number {
@@ -129,11 +150,12 @@ export async function benchLearner(opts: BenchLearnerOptions = {}): Promise<Benc
   const warmup = opts.warmup ?? 1;
   const B = opts.batchSize ?? 32;
   const T1 = opts.seqLength ?? 64;
-  const dims = opts.dims ?? SAVETHECITY_2_5_DIMS;
+  const shapes = opts.shapes ?? "savethecity";
+  const dims = opts.dims ?? (shapes === "battle" ? BATTLE_SZ_DIMS : SAVETHECITY_2_5_DIMS);
   const cond: SubtaskCond = opts.subtaskCond === undefined ? "mask" : opts.subtaskCond;
   const seed = opts.seed ?? 0;
   const k = opts.microBatches ?? 1;
-  const cfg = defaultLowLevelConfig(dims, cond);
+  const cfg = defaultLowLevelConfig(dims, cond, { imagine: shapes === "battle" });
   const step = k === 1 ? makeLowLevelTrainStep(cfg) : null;
   const microStep = k === 1 ? null : makeLowLevelMicroTrainStep(cfg);
   const live = await trackLiveBuffers();
@@ -186,6 +208,7 @@ export async function benchLearner(opts: BenchLearnerOptions = {}): Promise<Benc
     seqLength: T1,
     subtaskCond: cond,
     microBatches: k,
+    shapes,
     peakDeviceMiB,
     threads: engineThreads(),
     relaxedSimd: engineRelaxedSimd(),
@@ -203,6 +226,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const result = await benchLearner({
     iterations: get("--iterations") ? Number(get("--iterations")) : undefined,
     microBatches: get("--micro") ? Number(get("--micro")) : undefined,
+    shapes: get("--shapes") === "battle" ? "battle" : undefined,
     subtaskCond:
       condArg === undefined ? undefined : condArg === "none" ? null : (condArg as SubtaskCond),
     onIteration: (i, s) => process.stderr.write(`iteration ${i}: ${s.toFixed(3)} s\n`),

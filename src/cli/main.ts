@@ -291,7 +291,7 @@ bench
 bench
   .command("learner")
   .description(
-    "time one low-level training iteration at the paper's shapes (32 windows x 64 rows, SaveTheCity 2-5a_2-5b)",
+    "time one low-level training iteration at the paper's shapes (32 windows x 64 rows; SaveTheCity 2-5a_2-5b or battle S&Z)",
   )
   .addOption(
     new Option(
@@ -300,6 +300,14 @@ bench
     )
       .choices(["mask", "none", "full_obs"])
       .default("mask"),
+  )
+  .addOption(
+    new Option(
+      "--shapes <name>",
+      "savethecity: 2-5a_2-5b; battle: S&Z 6-8sz with REFIL's imagined groups",
+    )
+      .choices(["savethecity", "battle"])
+      .default("savethecity"),
   )
   .option("--iterations <n>", "timed iterations", parseIntFlag(1), 5)
   .option(
@@ -313,6 +321,7 @@ bench
     const r = await benchLearner({
       iterations: o.iterations,
       microBatches: o.micro,
+      shapes: o.shapes,
       subtaskCond: o.cond === "none" ? null : o.cond,
       onIteration: o.json
         ? undefined
@@ -321,7 +330,7 @@ bench
     if (o.json) console.log(JSON.stringify(r));
     else
       console.log(
-        `low-level iteration (${o.cond}): ${r.lowLevelSecondsPerIteration.toFixed(3)} s median, ${r.lowLevelGflops.toFixed(1)} GFLOP/s effective, compile ${r.compileSeconds.toFixed(1)} s, peak device ${r.peakDeviceMiB.toFixed(0)} MiB, ${r.threads} threads`,
+        `low-level iteration (${o.shapes}, ${o.cond}${o.micro > 1 ? `, ${o.micro} micro-batches` : ""}): ${r.lowLevelSecondsPerIteration.toFixed(3)} s median, ${r.lowLevelGflops.toFixed(1)} GFLOP/s effective, compile ${r.compileSeconds.toFixed(1)} s, peak device ${r.peakDeviceMiB.toFixed(0)} MiB, ${r.threads} threads`,
       );
   });
 

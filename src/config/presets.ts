@@ -36,10 +36,9 @@ export const ENV_PRESETS: Readonly<Record<EnvName, ConfigLayer>> = {
     exploration: { epsilonAnnealTime: 500_000, maskSubtaskActions: true },
     hierAgent: { actionLength: 3 },
     agent: { imagine: true },
-    // The one-program low-level step with REFIL's imagined copies at battle shapes (Ne=16, De=42,
-    // A=14, 32×64 rows) needs more than Wasm's 4 GiB memory32 limit; four gradient-accumulated
-    // micro-batches compute the same update within it.
-    learner: { microBatches: 4 },
+    // One program per update: with the jax-js memory plan (patches/README.md) the REFIL step at
+    // battle shapes peaks at ~1.5 GB (unpatched it exceeded Wasm's 4 GiB and needed 4
+    // micro-batches, ~30% slower).
   },
 };
 
@@ -100,9 +99,6 @@ export const METHOD_PRESETS: Readonly<Record<MethodName, ConfigLayer>> = {
   copa: {
     agent: { subtaskCond: "none" },
     hierAgent: { taskAllocation: "none", copa: true },
-    // The micro-batched step does not support COPA yet: one program (on battle at the paper's
-    // shapes this exceeds Wasm's 4 GiB memory; open).
-    learner: { microBatches: 1 },
   },
 };
 

@@ -253,9 +253,10 @@ const LearnerSchema = z.strictObject({
   viLambda: z.number().nonnegative().default(5e-5),
   /**
    * Split each low-level training batch into this many micro-batches with gradient accumulation
-   * (alma-ts addition; same update). jax-js reserves every intermediate of a compiled program up
-   * front, so the one-program step peaks at ~2.2 GB at the paper's shapes; 4 micro-batches peak
-   * at ~0.5 GB for ~30% more time. Must divide `buffer.batchSize`; not available with COPA.
+   * (alma-ts addition; same update) to lower peak memory further at some cost in time. With the
+   * jax-js memory plan (patches/README.md) the one-program step peaks at ~0.6 GB at the paper's
+   * SaveTheCity shapes and ~1.5 GB at battle shapes with REFIL. Must divide `buffer.batchSize`;
+   * not available with COPA.
    */
   microBatches: posInt().default(1),
 });
@@ -418,6 +419,20 @@ export const ConfigSchema = z
         code: "custom",
         path: ["hierAgent", "allocEmbedDim"],
         message: `must be divisible by hierAgent.allocNHeads (${c.hierAgent.allocNHeads}) (spec §8.3)`,
+      });
+    }
+    if (c.buffer.batchSize % c.learner.microBatches !== 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["learner", "microBatches"],
+        message: `must divide buffer.batchSize (${c.buffer.batchSize}); got ${c.learner.microBatches}`,
+      });
+    }
+    if (c.learner.microBatches > 1 && c.hierAgent.copa) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["learner", "microBatches"],
+        message: `must be 1 with COPA (hierAgent.copa): the micro-batched step does not support the coach; got ${c.learner.microBatches}`,
       });
     }
     if (c.buffer.batchSize > c.buffer.bufferSize) {

@@ -356,6 +356,17 @@ describe("--set", () => {
       "mixer.subtaskCond",
       /must be "none" exactly when/,
     );
+      throwsConfig(
+      () => resolveConfig({ sets: ["learner.microBatches=5"] }),
+      "learner.microBatches",
+      /must divide buffer.batchSize \(32\)/,
+    );
+    throwsConfig(
+      () => resolveConfig({ method: "copa", sets: ["learner.microBatches=4"] }),
+      "learner.microBatches",
+      /must be 1 with COPA/,
+    );
+    assert.equal(resolveConfig({ method: "alma", sets: ["learner.microBatches=4"] }).learner.microBatches, 4);
   });
 
   it("coerces every leaf from its default's string form (property over the key list)", () => {
