@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Argument, Command, Option } from "commander";
 import { benchEnv } from "../../bench/env.js";
 import { benchLearner } from "../../bench/learner.js";
+import { benchLoop, formatBenchLoop } from "../../bench/loop.js";
 import { configToJSON, resolveConfig } from "../config/resolve.js";
 import { METHOD_NAMES, SCALE_NAMES } from "../config/schema.js";
 import { listConfigKeys } from "../config/set.js";
@@ -268,7 +269,9 @@ program
     });
   });
 
-const bench = program.command("bench").description("benchmarks (environment throughput, learner)");
+const bench = program
+  .command("bench")
+  .description("benchmarks (environment throughput, learner, whole training loop)");
 bench
   .command("env")
   .description(
@@ -332,6 +335,48 @@ bench
       console.log(
         `low-level iteration (${o.shapes}, ${o.cond}${o.micro > 1 ? `, ${o.micro} micro-batches` : ""}): ${r.lowLevelSecondsPerIteration.toFixed(3)} s median, ${r.lowLevelGflops.toFixed(1)} GFLOP/s effective, compile ${r.compileSeconds.toFixed(1)} s, peak device ${r.peakDeviceMiB.toFixed(0)} MiB, ${r.threads} threads`,
       );
+  });
+
+bench
+  .command("loop")
+  .description(
+    "time the training loop (collect 8 episodes + 8 training iterations) on SaveTheCity 2-5a_2-5b at the paper's settings",
+  )
+  .addOption(
+    new Option("--method <name>", "method preset").choices([...METHOD_NAMES]).default("aqmix"),
+  )
+  .option(
+    "--collections <n>",
+    "timed collections (each with its training iterations)",
+    parseIntFlag(1),
+    3,
+  )
+  .option(
+    "--warmup <n>",
+    "untimed collections with training first (compilation)",
+    parseIntFlag(0),
+    1,
+  )
+  .option(
+    "--full-buffer",
+    "first fill the replay buffer to its 5000 episodes (epsilon 1, no training; takes minutes)",
+    false,
+  )
+  .option("--seed <n>", "seed", parseIntFlag(0), 0)
+  .option("--set <key=value>", "override a config key (repeatable)", collect, [])
+  .option("--json", "print one JSON object", false)
+  .action(async (o) => {
+    const r = await benchLoop({
+      method: o.method,
+      collections: o.collections,
+      warmup: o.warmup,
+      fullBuffer: o.fullBuffer,
+      seed: o.seed,
+      sets: o.set,
+      onProgress: o.json ? undefined : (line) => process.stderr.write(`${line}\n`),
+    });
+    if (o.json) console.log(JSON.stringify(r));
+    else console.log(formatBenchLoop(r));
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

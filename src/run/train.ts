@@ -96,7 +96,8 @@ export function envOptionsFor(config: AlmaConfig): Record<string, unknown> {
   return { ...rest, nExtraTags: nExtraUnits };
 }
 
-function makeEnvs(config: AlmaConfig): CompositeEnv[] {
+/** The `run.batchSizeRun` parallel training environments (seeds `seed`, `seed + 1`, …). */
+export function makeEnvs(config: AlmaConfig): CompositeEnv[] {
   return Array.from({ length: config.run.batchSizeRun }, (_, k) =>
     makeEnv(config.env.name, {
       scenario: config.env.scenario,
@@ -155,6 +156,133 @@ function allocatorFor(
   }
 }
 
+/**
+ * What one training collection works on: the learner, the parallel runner (with the method's
+ * allocator), the replay buffer and the generators the loop owns and checkpoints.
+ */
+export interface LoopParts {
+  readonly config: AlmaConfig;
+  readonly learner: Learner;
+  readonly runner: ParallelRunner;
+  /** Replaced when a run resumes from a checkpoint. */
+  buffer: EpisodeReplayBuffer;
+  /** Draws the training batches (§10). */
+  readonly sampleRng: Rng;
+  /** Drives the random allocators (§9.2). */
+  readonly allocRng: Rng;
+}
+
+/** Runner, allocator, empty replay buffer and generators for a learner, seeded from `config.seed`. */
+export function makeLoopParts(
+  config: AlmaConfig,
+  envs: CompositeEnv[],
+  learner: Learner,
+): LoopParts {
+  const info = envs[0].info;
+  const allocRng = new Rng(config.seed * 7 + 3);
+  const sampleRng = new Rng(config.seed * 7 + 5);
+  const allocator = makeAllocatorFor(config, learner, allocRng, info.nTasks);
+  const runner = new ParallelRunner(
+    {
+      envs,
+      allocator,
+      actionLength: config.hierAgent.actionLength,
+      maskSubtaskActions: config.exploration.maskSubtaskActions,
+      seed: config.seed * 7 + 1,
+    },
+    learner,
+  );
+  const buffer = new EpisodeReplayBuffer(info, {
+    capacity: config.buffer.bufferSize,
+    maxTrajLen: config.buffer.maxTrajLen,
+  });
+  return { config, learner, runner, buffer, sampleRng, allocRng };
+}
+
+export interface CollectOptions {
+  /** `t_env` before this collection (stored as the episodes' `t_added`, drives schedules). */
+  tEnv: number;
+  /** Training episodes collected before this collection (`episode`, target updates, §14). */
+  episode: number;
+  /** Low-level ε; default the schedule's `epsilonAt(config, tEnv)`. */
+  epsilon?: number;
+  /** Take the gradient steps (default true); false only collects and stores (buffer filling). */
+  train?: boolean;
+}
+
+export interface CollectResult {
+  /** The ε the episodes were collected with. */
+  epsilon: number;
+  /** Env steps of this collection. */
+  steps: number;
+  /** `t_env` after the collection (`opts.tEnv + steps`). */
+  tEnv: number;
+  summaries: EpisodeSummary[];
+  /** One record per gradient step: the low level's metrics merged with the allocator's. */
+  learnerMetrics: Record<string, number>[];
+  /** Wall time of the collection (acting and stepping the environments), seconds. */
+  actingSeconds: number;
+  /** Wall time of each low-level gradient step (§11), seconds (sampling the batch included). */
+  lowLevelSeconds: number[];
+  /** Wall time of each allocator step (§12) that ran, seconds (sampling included). */
+  allocSeconds: number[];
+}
+
+/**
+ * One iteration of the §15.1 loop's work: collect one batch of training episodes (§15.2), store
+ * them, then — once the buffer can sample a batch — `run.trainingIters` gradient steps: the low
+ * level, then the allocator on a separately sampled, recency-filtered batch when
+ * `taskAllocation = aql`. Counters, tests, logs and checkpoints stay with the caller.
+ */
+export async function collectAndTrain(
+  parts: LoopParts,
+  opts: CollectOptions,
+): Promise<CollectResult> {
+  const { config, learner, runner, buffer, sampleRng } = parts;
+  const epsilon = opts.epsilon ?? epsilonAt(config, opts.tEnv);
+  const t0 = performance.now();
+  const run = await runner.run({ testMode: false, tEnv: opts.tEnv, epsilon });
+  const actingSeconds = (performance.now() - t0) / 1000;
+  buffer.insertMany(run.episodes);
+  const tEnv = opts.tEnv + run.steps;
+  const learnerMetrics: Record<string, number>[] = [];
+  const lowLevelSeconds: number[] = [];
+  const allocSeconds: number[] = [];
+
+  // Gradient steps (§15.1): low level, then the allocator on a separately sampled recent batch.
+  if ((opts.train ?? true) && buffer.canSample(config.buffer.batchSize)) {
+    for (let it = 0; it < config.run.trainingIters; it++) {
+      const t1 = performance.now();
+      const batch = buffer.sample(config.buffer.batchSize, sampleRng, { fixedLength: true });
+      const m = await learner.train(batch, { tEnv, episode: opts.episode });
+      const t2 = performance.now();
+      lowLevelSeconds.push((t2 - t1) / 1000);
+      if (learner.allocator && config.hierAgent.taskAllocation === "aql") {
+        const filter = recencyFilter(tEnv, config.hierAgent.decayOld);
+        if (buffer.canSample(config.buffer.batchSize, filter)) {
+          const b2 = buffer.sample(config.buffer.batchSize, sampleRng, {
+            fixedLength: true,
+            filter,
+          });
+          Object.assign(m, await learner.allocator.train(b2, { tEnv, episode: opts.episode }));
+          allocSeconds.push((performance.now() - t2) / 1000);
+        }
+      }
+      learnerMetrics.push(m);
+    }
+  }
+  return {
+    epsilon,
+    steps: run.steps,
+    tEnv,
+    summaries: run.summaries,
+    learnerMetrics,
+    actingSeconds,
+    lowLevelSeconds,
+    allocSeconds,
+  };
+}
+
 /** Run (or resume) training in `opts.outDir`. */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { outDir } = opts;
@@ -181,23 +309,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     mkdirSync(outDir, { recursive: true });
     writeFileAtomic(configPath, configToJSON(config));
   }
-  const allocRng = new Rng(config.seed * 7 + 3);
-  const sampleRng = new Rng(config.seed * 7 + 5);
-  const allocator = makeAllocatorFor(config, learner, allocRng, info.nTasks);
-  const runner = new ParallelRunner(
-    {
-      envs,
-      allocator,
-      actionLength: config.hierAgent.actionLength,
-      maskSubtaskActions: config.exploration.maskSubtaskActions,
-      seed: config.seed * 7 + 1,
-    },
-    learner,
-  );
-  let buffer = new EpisodeReplayBuffer(info, {
-    capacity: config.buffer.bufferSize,
-    maxTrajLen: config.buffer.maxTrajLen,
-  });
+  const parts = makeLoopParts(config, envs, learner);
+  const { runner, sampleRng, allocRng } = parts;
   const metrics = new MetricsLog(join(outDir, "metrics.jsonl"));
   const B = config.run.batchSizeRun;
   const c: LoopCounters = {
@@ -221,7 +334,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     c.startedAt = Date.now();
     learner.loadTensors(ck.tensors);
     if (ck.blobs?.["replay"])
-      buffer = deserializeReplayBuffer(ck.blobs["replay"], `${outDir} checkpoint replay.bin`);
+      parts.buffer = deserializeReplayBuffer(ck.blobs["replay"], `${outDir} checkpoint replay.bin`);
     const rng = s["rng"] as {
       sample: number[];
       alloc: number[];
@@ -256,7 +369,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         config: JSON.parse(configToJSON(config)),
       },
       tensors,
-      blobs: { replay: serializeReplayBuffer(buffer) },
+      blobs: { replay: serializeReplayBuffer(parts.buffer) },
     });
     pruneCheckpoints(outDir, opts.keepCheckpoints ?? 2);
     writeMetricsCsv(outDir); // the same log as a spreadsheet-friendly table
@@ -277,37 +390,18 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   process.on("SIGTERM", onSignal);
 
   while (c.tEnv <= config.run.tMax) {
-    // Collect one batch of training episodes (§15.2); schedules use t_env from the run's start.
-    const epsilon = epsilonAt(config, c.tEnv);
-    const run = await runner.run({ testMode: false, tEnv: c.tEnv, epsilon });
-    buffer.insertMany(run.episodes);
-    trainSummaries.push(...run.summaries);
-    c.tEnv += run.steps;
-
-    // Gradient steps (§15.1): low level, then the allocator on a separately sampled recent batch.
-    if (buffer.canSample(config.buffer.batchSize)) {
-      for (let it = 0; it < config.run.trainingIters; it++) {
-        const batch = buffer.sample(config.buffer.batchSize, sampleRng, { fixedLength: true });
-        const m = await learner.train(batch, { tEnv: c.tEnv, episode: c.episode });
-        if (learner.allocator && config.hierAgent.taskAllocation === "aql") {
-          const filter = recencyFilter(c.tEnv, config.hierAgent.decayOld);
-          if (buffer.canSample(config.buffer.batchSize, filter)) {
-            const b2 = buffer.sample(config.buffer.batchSize, sampleRng, {
-              fixedLength: true,
-              filter,
-            });
-            Object.assign(
-              m,
-              await learner.allocator.train(b2, { tEnv: c.tEnv, episode: c.episode }),
-            );
-          }
-        }
-        for (const [k, v] of Object.entries(m)) {
-          const acc = learnerSums.get(k) ?? { sum: 0, n: 0 };
-          acc.sum += v;
-          acc.n++;
-          learnerSums.set(k, acc);
-        }
+    // Collect one batch of training episodes (§15.2), store it, take the gradient steps;
+    // schedules use t_env from the run's start.
+    const step = await collectAndTrain(parts, { tEnv: c.tEnv, episode: c.episode });
+    const epsilon = step.epsilon;
+    trainSummaries.push(...step.summaries);
+    c.tEnv = step.tEnv;
+    for (const m of step.learnerMetrics) {
+      for (const [k, v] of Object.entries(m)) {
+        const acc = learnerSums.get(k) ?? { sum: 0, n: 0 };
+        acc.sum += v;
+        acc.n++;
+        learnerSums.set(k, acc);
       }
     }
 
