@@ -138,43 +138,45 @@ describe("finite-difference gradient checks (§12.2)", () => {
     });
   }
 
-  it("proposal loss (amortisation + entropy bonus)", async () => {
-    const cfg = smallCfg({ entropyLoss: 0.3 });
-    const P = cfg.nProposals;
-    const pi = initPolicy(random.key(31), cfg);
-    const st = randomStates(cfg, S, 32);
-    const props = np.array(randomAllocations(cfg, st, P, 33), {
-      shape: [S, P, cfg.nAgents, cfg.nTasks],
+  for (const pointerNet of [true, false]) {
+    it(`proposal loss (amortisation + entropy bonus)${pointerNet ? "" : ", pi_pointer_net = false"}`, async () => {
+      const cfg = smallCfg({ entropyLoss: 0.3, flags: { ...smallCfg().flags, pointerNet } });
+      const P = cfg.nProposals;
+      const pi = initPolicy(random.key(31), cfg);
+      const st = randomStates(cfg, S, 32);
+      const props = np.array(randomAllocations(cfg, st, P, 33), {
+        shape: [S, P, cfg.nAgents, cfg.nTasks],
+      });
+      const r = rng(34);
+      const best = new Float32Array(S * P);
+      for (let s = 0; s < S; s++) best[s * P + Math.floor(r() * P)] = 1;
+      const bestOH = np.array(best, { shape: [S, P] });
+      const mask = np.array(
+        Float32Array.from({ length: S }, (_, i) => (i === 1 ? 0 : 1)),
+        { shape: [S] },
+      );
+      const valid = np.ones([S]);
+      const permData = permMatrix(cfg.nTasks, 35);
+      const inp = toInputs(cfg, st);
+      await fdCheck<PolicyParams>(
+        pi,
+        (p) => {
+          const [loss, aux] = policyLoss(
+            p,
+            tree.ref(inp),
+            np.array(permData, { shape: [cfg.nTasks, cfg.nTasks] }),
+            props.ref,
+            bestOH.ref,
+            mask.ref,
+            valid.ref,
+            cfg,
+          );
+          tree.dispose(aux);
+          return loss;
+        },
+        36,
+        tol,
+      );
     });
-    const r = rng(34);
-    const best = new Float32Array(S * P);
-    for (let s = 0; s < S; s++) best[s * P + Math.floor(r() * P)] = 1;
-    const bestOH = np.array(best, { shape: [S, P] });
-    const mask = np.array(
-      Float32Array.from({ length: S }, (_, i) => (i === 1 ? 0 : 1)),
-      { shape: [S] },
-    );
-    const valid = np.ones([S]);
-    const permData = permMatrix(cfg.nTasks, 35);
-    const inp = toInputs(cfg, st);
-    await fdCheck<PolicyParams>(
-      pi,
-      (p) => {
-        const [loss, aux] = policyLoss(
-          p,
-          tree.ref(inp),
-          np.array(permData, { shape: [cfg.nTasks, cfg.nTasks] }),
-          props.ref,
-          bestOH.ref,
-          mask.ref,
-          valid.ref,
-          cfg,
-        );
-        tree.dispose(aux);
-        return loss;
-      },
-      36,
-      tol,
-    );
-  });
+  }
 });

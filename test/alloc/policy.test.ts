@@ -231,6 +231,8 @@ describe("proposal policy (§8.2)", () => {
     ["sel_task_upd = false", { selTaskUpd: false }],
     ["subtask_mask = false", { subtaskMask: false }],
     ["pi_ag_attn = true", { agAttn: true }],
+    ["pi_pointer_net = false", { pointerNet: false }],
+    ["pi_pointer_net = false, pi_autoreg = false", { pointerNet: false, autoreg: false }],
   ] as const) {
     it(`ablation ${name}: valid samples, finite statistics, teacher forcing consistent`, async () => {
       const c = smallCfg({ flags: { ...cfg.flags, ...flags } });
@@ -250,4 +252,94 @@ describe("proposal policy (§8.2)", () => {
       tree.dispose([r.bestProb, tf.bestProb]);
     });
   }
+});
+
+describe("pi_pointer_net = false ablation (spec §8.2)", () => {
+  const cfg = smallCfg({ flags: { ...smallCfg().flags, pointerNet: false } });
+  const { nAgents: Na, nEntities: Ne, nTasks: Nt, piEmbed: E, entityShape: De } = cfg;
+  const read = async (x: Arr) => Array.from((await x.data()) as Float32Array);
+
+  it("agent embeddings are fc1([entities, previous allocation]) and log π follows the literal recursion", async () => {
+    const S = 4;
+    const P = 3;
+    const pp = initPolicy(random.key(11), cfg);
+    const st = randomStates(cfg, S, 12);
+    const nIn = Nt + cfg.nExtraTasks;
+    const perm = () => np.array(permMatrix(nIn, 1), { shape: [nIn, nIn] });
+    const alloc = randomAllocations(cfg, st, P, 13);
+    const enc = policyEncode(
+      { fc1: tree.ref(pp.fc1), taskEmbed: tree.ref(pp.taskEmbed), attn: tree.ref(pp.attn) },
+      toInputs(cfg, st),
+      perm(),
+      cfg,
+    );
+    assert.deepEqual(enc.taskEmb.shape, [S, 1, E]);
+    const [fw, fb, ag, summ0, hw, hb, uw, ub] = await Promise.all([
+      read(pp.fc1.w.ref),
+      read(pp.fc1.b.ref),
+      read(enc.agentEmb.ref),
+      read(enc.taskEmb.ref),
+      read(pp.logitHead!.w.ref),
+      read(pp.logitHead!.b.ref),
+      read(pp.embedUpdate.w.ref),
+      read(pp.embedUpdate.b.ref),
+    ]);
+    // Agent rows: x1 = fc1([entity features, last_alloc]) (linear, no task embedder).
+    for (let s = 0; s < S; s++)
+      for (let i = 0; i < Na; i++)
+        for (let e = 0; e < E; e++) {
+          let v = fb[e];
+          for (let d = 0; d < De; d++) v += st.entities[(s * Ne + i) * De + d] * fw[d * E + e];
+          for (let k = 0; k < Nt; k++)
+            v += st.lastAlloc[(s * Na + i) * Nt + k] * fw[(De + k) * E + e];
+          assert.ok(Math.abs(v - ag[(s * Na + i) * E + e]) < 1e-4, `x1[${s},${i},${e}]`);
+        }
+    const r = policyRollout(
+      {
+        embedUpdate: tree.ref(pp.embedUpdate),
+        countEmbed: tree.ref(pp.countEmbed),
+        logitHead: tree.ref(pp.logitHead!),
+      },
+      enc,
+      np.array(st.taskMask, { shape: [S, Nt] }),
+      np.array(st.entityMask, { shape: [S, Ne] }),
+      P,
+      { given: np.array(alloc, { shape: [S, P, Na, Nt] }) },
+      cfg,
+    );
+    tree.dispose([r.alloc, r.entropy, r.bestProb]);
+    const logPi = await read(r.logPi);
+    const relu = (x: number) => Math.max(0, x);
+    for (let s = 0; s < S; s++)
+      for (let p = 0; p < P; p++) {
+        const summary = summ0.slice(s * E, (s + 1) * E);
+        let want = 0;
+        for (let i = 0; i < Na; i++) {
+          const a = ag.slice((s * Na + i) * E, (s * Na + i + 1) * E);
+          const inp = [...a, ...summary].map(relu);
+          const logit = Array.from({ length: Nt }, (_, k) => {
+            let v = hb[k];
+            for (let j = 0; j < 2 * E; j++) v += inp[j] * hw[j * Nt + k];
+            return st.taskMask[s * Nt + k] === 1 ? -Infinity : v;
+          });
+          const m = Math.max(...logit);
+          const lse = m + Math.log(logit.reduce((acc, v) => acc + Math.exp(v - m), 0));
+          const row = alloc.subarray(((s * P + p) * Na + i) * Nt, ((s * P + p) * Na + i + 1) * Nt);
+          const k = row.indexOf(1);
+          if (st.entityMask[s * Ne + i] === 1 || k < 0) continue; // inactive: no term, no update
+          want += logit[k] - lse;
+          const uin = [...summary.map(relu), ...a.map(relu), ...row];
+          for (let e = 0; e < E; e++) {
+            let v = ub[e];
+            for (let j = 0; j < 2 * E + Nt; j++) v += uin[j] * uw[j * E + e];
+            summary[e] += v;
+          }
+        }
+        assert.ok(
+          Math.abs(logPi[s * P + p] - want) < 1e-3 * (1 + Math.abs(want)),
+          `state ${s} proposal ${p}: ${logPi[s * P + p]} vs ${want}`,
+        );
+      }
+    tree.dispose(pp);
+  });
 });

@@ -59,17 +59,32 @@ export type PolicyParams = {
   embedUpdate: Linear;
   /** count_embed: Linear(2 → E) on [nonag_cnt, ag_cnt] (autoregressive) — Linear(1 → E) on nonag_cnt otherwise. */
   countEmbed: Linear;
+  /**
+   * `pi_pointer_net = false` only: Linear(2E → Nt) on `ReLU([agent_emb, summary])` giving the
+   * logits. In that variant `fc1` is Linear(De + Nt → E) on `[entities, membership]`,
+   * `embed_update` is Linear(2E + Nt → E) on `ReLU([summary, agent_emb, onehot])`, and
+   * `taskEmbed` / `countEmbed` are unused (kept so the tree has the usual keys).
+   */
+  logitHead?: Linear;
 };
 
 /** PyTorch-default initialisation. Consumes `key`. */
 export function initPolicy(key: Arr, cfg: AllocNetConfig): PolicyParams {
-  if (!cfg.flags.pointerNet) {
-    throw new Error(
-      "proposal policy: pi_pointer_net = false (the non-pointer ablation of spec §8.2) is not implemented",
-    );
-  }
   const E = cfg.piEmbed;
-  const [k1, k2, k3, k4, k5] = splitKey(key, 5);
+  const Nt = cfg.nTasks;
+  const [k1, k2, k3, k4, k5, k6] = splitKey(key, 6);
+  if (!cfg.flags.pointerNet) {
+    // pi_pointer_net = false ablation (§8.2): membership columns on the entity features.
+    return {
+      fc1: initLinear(k1, cfg.entityShape + Nt, E),
+      taskEmbed: initTaskEmbed(k2, cfg.nTasks + cfg.nExtraTasks, E),
+      attn: initAttention(k3, E, E, E),
+      embedUpdate: initLinear(k4, 2 * E + Nt, E),
+      countEmbed: initLinear(k5, cfg.flags.autoreg ? 2 : 1, E),
+      logitHead: initLinear(k6, 2 * E, Nt),
+    };
+  }
+  k6.dispose();
   return {
     fc1: initLinear(k1, cfg.entityShape, E),
     taskEmbed: initTaskEmbed(k2, cfg.nTasks + cfg.nExtraTasks, E),
@@ -98,7 +113,10 @@ export type AllocInputs = {
 
 /** Per-state encodings shared by every proposal (spec §8.2, "non-agent part" / "agent part"). */
 export type PolicyEncoding = {
-  /** [S, Nt, E] Σ over member non-agent entities of the attention outputs (sum, not mean). */
+  /**
+   * [S, Nt, E] Σ over member non-agent entities of the attention outputs (sum, not mean).
+   * `pi_pointer_net = false`: [S, 1, E], the task summary = mean of the non-agent outputs.
+   */
   taskEmb: Arr;
   /** [S, Na, E] agent embeddings (linear: fc1 + task code of the previous subtask). */
   agentEmb: Arr;
@@ -126,7 +144,16 @@ export function policyEncode(
   const memb = np.concatenate([inp.lastAlloc, membNa.ref], 1); // [S, Ne, Nt]
   // The barrier keeps jax-js from fusing the attention's input cotangent into fc1's weight
   // gradient (see `barrier` in layers.ts).
-  const x1 = barrier(linear(inp.entities, p.fc1).add(taskEmbed(p.taskEmbed, memb, perm)));
+  let x1: Arr;
+  if (cfg.flags.pointerNet) {
+    x1 = barrier(linear(inp.entities, p.fc1).add(taskEmbed(p.taskEmbed, memb, perm)));
+  } else {
+    // pi_pointer_net = false: membership concatenated to the entity features (§8.2).
+    perm.dispose();
+    p.taskEmbed.w.dispose();
+    const ent = inp.entities.slice([], [], [0, cfg.entityShape]);
+    x1 = barrier(linear(np.concatenate([ent, memb], 2), p.fc1));
+  }
   const emNa = inp.entityMask.ref.slice([], [Na, Ne]);
   let pre: Arr;
   if (cfg.flags.subtaskMask) {
@@ -147,12 +174,17 @@ export function policyEncode(
     cfg.piHeads,
   );
   // task_emb[k] = Σ_e memb[e, k]·y_na[e]  →  [S, Nt, E]
-  const taskEmb = lax.dot(membNa.ref, yNa, {
-    lhsContractingDims: [1],
-    rhsContractingDims: [1],
-    lhsBatchDims: [0],
-    rhsBatchDims: [0],
-  });
+  // pi_pointer_net = false: summary = mean of the non-agent outputs over the Ne − Na non-agent
+  // slots (inactive slots output 0 and count, like the reference's other means over padded rows,
+  // §19.7)  →  [S, 1, E]
+  const taskEmb = cfg.flags.pointerNet
+    ? lax.dot(membNa.ref, yNa, {
+        lhsContractingDims: [1],
+        rhsContractingDims: [1],
+        lhsBatchDims: [0],
+        rhsBatchDims: [0],
+      })
+    : yNa.mean(1, { keepdims: true });
   const nonagCnt = membNa.sum(1).mul(0.2);
   let agentEmb = x1.slice([], [0, Na]);
   const emAg = inp.entityMask.slice([], [0, Na]);
@@ -237,7 +269,7 @@ function agentRow(x: Arr, i: number): Arr {
  * (`taskMask = 1`) have probability exactly 0. Consumes every argument.
  */
 export function policyRollout(
-  p: Pick<PolicyParams, "embedUpdate" | "countEmbed">,
+  p: Pick<PolicyParams, "embedUpdate" | "countEmbed" | "logitHead">,
   enc: PolicyEncoding,
   taskMask: Arr,
   entityMask: Arr,
@@ -245,6 +277,7 @@ export function policyRollout(
   mode: RolloutMode,
   cfg: AllocNetConfig,
 ): Rollout {
+  if (!cfg.flags.pointerNet) return rolloutNoPointer(p, enc, taskMask, entityMask, P, mode, cfg);
   if (!cfg.flags.autoreg) return rolloutIndependent(p, enc, taskMask, entityMask, P, mode, cfg);
   if (!cfg.flags.selTaskUpd) return rolloutDense(p, enc, taskMask, entityMask, P, mode, cfg);
   const Na = cfg.nAgents;
@@ -531,6 +564,72 @@ function rolloutDense(
   );
 }
 
+/**
+ * `pi_pointer_net = false` ablation (§8.2): no dot-product pointer. Agent i's logits are
+ * `Linear(2E → Nt)(ReLU([agent_emb[i], summary]))`; after its choice (autoregressive) the summary
+ * of its proposal becomes `summary + active·Linear(2E + Nt → E)(ReLU([summary, agent_emb[i],
+ * onehot(k*)]))`. Both linear maps are split by input block, so the per-agent terms are computed
+ * once per state. With `pi_autoreg = false` the summary is never updated. Consumes every argument.
+ */
+function rolloutNoPointer(
+  p: Pick<PolicyParams, "embedUpdate" | "countEmbed" | "logitHead">,
+  enc: PolicyEncoding,
+  taskMask: Arr,
+  entityMask: Arr,
+  P: number,
+  mode: RolloutMode,
+  cfg: AllocNetConfig,
+): Rollout {
+  const { nAgents: Na, nTasks: Nt, piEmbed: E } = cfg;
+  const { taskEmb, agentEmb, nonagCnt } = enc;
+  const head = p.logitHead;
+  if (!head) throw new Error("policyRollout: pi_pointer_net = false needs the logit head");
+  const S = taskEmb.shape[0];
+  tree_dispose([nonagCnt, p.countEmbed.w, p.countEmbed.b]);
+  const active = not01(entityMask.slice([], [0, Na])).reshape([S, Na, 1]);
+  const tmask = taskMask.reshape([S, 1, Nt]).greater(0.5);
+  const noise = noiseOf(mode, [Na, S, P, Nt]);
+  const given = "given" in mode ? lax.stopGradient(mode.given) : null;
+  const reluA = relu(agentEmb);
+  // logits: ReLU(a_i)·W_a + b (per state) + ReLU(summary)·W_s (per proposal)
+  const wS = head.w.ref.slice([E, 2 * E]);
+  const aLogit = linear(reluA.ref, { w: head.w.slice([0, E]), b: head.b }); // [S, Na, Nt]
+  // update: ReLU(summary)·U_s + ReLU(a_i)·U_a + b + onehot·U_o (ReLU(onehot) = onehot)
+  const uS = p.embedUpdate.w.ref.slice([0, E]);
+  const uO = p.embedUpdate.w.ref.slice([2 * E, 2 * E + Nt]);
+  const aUpd = linear(reluA, { w: p.embedUpdate.w.slice([E, 2 * E]), b: p.embedUpdate.b }); // [S, Na, E]
+  let summary = np.broadcastTo(taskEmb, [S, P, E]);
+  return accumulate(
+    Na,
+    S,
+    active,
+    (i) => {
+      const act = agentRow(active.ref, i); // [S, 1, 1]
+      const logit = linear(relu(summary.ref), { w: wS.ref }).add(agentRow(aLogit.ref, i));
+      const r = chooseAndStats(
+        logit,
+        tmask.ref,
+        act.ref,
+        noise?.ref.slice(i) ?? null,
+        given?.ref ?? null,
+        i,
+        Nt,
+      );
+      if (cfg.flags.autoreg && i < Na - 1) {
+        const upd = linear(relu(summary.ref), { w: uS.ref })
+          .add(agentRow(aUpd.ref, i))
+          .add(linear(r.sel.ref, { w: uO.ref })); // [S, P, E]
+        summary = summary.add(upd.mul(act));
+      } else {
+        act.dispose();
+      }
+      r.sel.dispose();
+      return r;
+    },
+    () => tree_dispose([summary, wS, aLogit, uS, uO, aUpd, tmask, given, noise]),
+  );
+}
+
 /** Gumbel noise `shape` of a sampling mode (drawn from its key, or the given noise). */
 function noiseOf(mode: RolloutMode, shape: number[]): Arr | null {
   if ("key" in mode) return random.gumbel(mode.key, shape);
@@ -593,7 +692,7 @@ export function policySample(
     cfg,
   );
   return policyRollout(
-    { embedUpdate: p.embedUpdate, countEmbed: p.countEmbed },
+    { embedUpdate: p.embedUpdate, countEmbed: p.countEmbed, logitHead: p.logitHead },
     enc,
     inp.taskMask,
     inp.entityMask,
