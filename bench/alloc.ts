@@ -99,7 +99,10 @@ export async function benchAlloc(opts: BenchAllocOptions = {}): Promise<BenchAll
     return { steps, ms };
   };
 
-  // Acting: one warm-up run (compiles every bucket size met), then timed runs.
+  // Acting: compile every bucket size and agent count, one warm-up run, then timed runs.
+  const tWarm = performance.now();
+  alloc.warmup();
+  log(`acting programs compiled in ${((performance.now() - tWarm) / 1000).toFixed(1)} s`);
   await collect();
   decideMs = 0;
   decideCalls = 0;

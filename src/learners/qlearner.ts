@@ -185,9 +185,32 @@ export class QLearner implements Learner {
   /** Micro-batched variant (`learner.microBatches > 1`): same update, lower peak memory. */
   private readonly microStep: LowLevelMicroTrainStepFn | null;
   private readonly act: (agent: AgentParams, inp: AgentInputs) => Arr;
+  /**
+   * `subtask_cond = 'mask'` without COPA: the acting forward with the agents' observation mask
+   * already combined on the host with the share-a-subtask mask (§4.2, exact 0/1 values), so the
+   * program skips the group-mask kernels; same utilities as `act`.
+   */
+  private readonly actPremasked: ((agent: AgentParams, inp: AgentInputs) => Arr) | null = null;
   private lastTargetEpisode = 0;
-  /** Host buffer for the acting input `[B, Ne, De + A]`. */
-  private entBuf: Float32Array | null = null;
+  /**
+   * Host buffers of the acting inputs: entities `[B, Ne, roundUp4(De + A)]` (zero columns beyond
+   * De + A: the width the first layer pads to anyway, so no padding kernel per step), and the
+   * masks as float32.
+   */
+  /**
+   * fc1's weight with zero rows up to the acting input width (`actBufs.ent`), made once per
+   * parameter update (keyed by the weight array it was made from) instead of in every acting
+   * call; the padded product is the one `linear` computes anyway.
+   */
+  private fc1Padded: { src: Arr; w: Arr } | null = null;
+  private actBufs: {
+    ent: Float32Array;
+    obsMask: Float32Array;
+    entityMask: Float32Array;
+    e2t: Float32Array;
+    /** `[B, Na, Ne]` agents' observation ∨ no-shared-subtask mask (see `actPremasked`). */
+    agentMask: Float32Array;
+  } | null = null;
   /**
    * COPA: one jitted program for a step with decisions: the coach on the whole batch, the new z
    * for the deciding envs (sampled, or μ where `noise` = 0), the held z elsewhere, and the agent
@@ -219,6 +242,12 @@ export class QLearner implements Learner {
     this.act = jit((agent: AgentParams, inp: AgentInputs) =>
       agentForward(agent, inp, agentCfg),
     ) as unknown as (agent: AgentParams, inp: AgentInputs) => Arr;
+    if (agentCfg.subtaskCond === "mask" && !this.cfg.copa) {
+      const premaskedCfg = { ...agentCfg, subtaskCond: null };
+      this.actPremasked = jit((agent: AgentParams, inp: AgentInputs) =>
+        agentForward(agent, inp, premaskedCfg),
+      ) as unknown as (agent: AgentParams, inp: AgentInputs) => Arr;
+    }
     const copaCfg = this.cfg.copa;
     if (copaCfg) {
       const nPerm = copaCfg.nTasks + (copaCfg.nExtraTasks ?? 0);
@@ -316,14 +345,38 @@ export class QLearner implements Learner {
     return b;
   }
 
+  /** The agent parameters for an acting call on `W`-wide entity rows (references; see `fc1Padded`). */
+  private actingAgentParams(W: number): AgentParams {
+    const { fc1, ...rest } = this.state.params.agent;
+    if (!this.fc1Padded || this.fc1Padded.src !== fc1.w) {
+      this.fc1Padded?.w.dispose();
+      const [rows, cols] = fc1.w.shape;
+      this.fc1Padded = {
+        src: fc1.w,
+        w:
+          rows === W
+            ? fc1.w.ref
+            : np.concatenate([fc1.w.ref, np.zeros([W - rows, cols], { dtype: fc1.w.dtype })], 0),
+      };
+    }
+    return { fc1: { w: this.fc1Padded.w.ref, b: fc1.b.ref }, ...tree.ref(rest) };
+  }
+
   /** Acting forward (§4): entities ⊕ last-action one-hot on agent rows, masks, allocation. */
   async utilities(batch: ActingBatch): Promise<Float32Array> {
     const { nAgents: na, nEntities: ne, nTasks: nt, nActions: A, entityShape: de } = this.info;
     const B = batch.size;
-    const W = de + A;
-    if (!this.entBuf || this.entBuf.length !== B * ne * W)
-      this.entBuf = new Float32Array(B * ne * W);
-    const ent = this.entBuf;
+    const W = roundUp4(de + A);
+    if (!this.actBufs || this.actBufs.ent.length !== B * ne * W)
+      this.actBufs = {
+        ent: new Float32Array(B * ne * W),
+        obsMask: new Float32Array(B * ne * ne),
+        entityMask: new Float32Array(B * ne),
+        e2t: new Float32Array(B * ne * nt),
+        agentMask: new Float32Array(B * na * ne),
+      };
+    const bufs = this.actBufs;
+    const ent = bufs.ent;
     ent.fill(0);
     for (let b = 0; b < B; b++) {
       for (let e = 0; e < ne; e++) {
@@ -338,15 +391,42 @@ export class QLearner implements Learner {
       }
     }
     const cond = this.cfg.agent.subtaskCond;
+    bufs.entityMask.set(batch.entityMask);
+    if (this.actPremasked && !(this.actCoach && this.state.params.copa)) {
+      // §4.2 'mask': an agent sees an entity iff it is observable and they share a subtask.
+      const m = bufs.agentMask;
+      const om = batch.obsMask;
+      const e2t = batch.entity2taskMask;
+      for (let b = 0; b < B; b++)
+        for (let i = 0; i < na; i++)
+          for (let e = 0; e < ne; e++) {
+            let blocked = om[(b * ne + i) * ne + e] === 1 ? 1 : 0;
+            if (!blocked) {
+              blocked = 1;
+              for (let k = 0; k < nt; k++)
+                if (e2t[(b * ne + i) * nt + k] === 0 && e2t[(b * ne + e) * nt + k] === 0)
+                  blocked = 0;
+            }
+            m[(b * na + i) * ne + e] = blocked;
+          }
+      return readActing(
+        this.actPremasked(this.actingAgentParams(W), {
+          ent: np.array(ent, { shape: [B, ne, W] }),
+          obsMask: np.array(m, { shape: [B, na, ne] }),
+          entityMask: np.array(bufs.entityMask, { shape: [B, ne] }),
+        }),
+      );
+    }
+    bufs.obsMask.set(batch.obsMask);
     const inp: AgentInputs = {
       ent: np.array(ent, { shape: [B, ne, W] }),
-      obsMask: np.array(Float32Array.from(batch.obsMask), { shape: [B, ne, ne] }),
-      entityMask: np.array(Float32Array.from(batch.entityMask), { shape: [B, ne] }),
+      obsMask: np.array(bufs.obsMask, { shape: [B, ne, ne] }),
+      entityMask: np.array(bufs.entityMask, { shape: [B, ne] }),
     };
-    if (cond !== null)
-      inp.entity2taskMask = np.array(Float32Array.from(batch.entity2taskMask), {
-        shape: [B, ne, nt],
-      });
+    if (cond !== null) {
+      bufs.e2t.set(batch.entity2taskMask);
+      inp.entity2taskMask = np.array(bufs.e2t, { shape: [B, ne, nt] });
+    }
     if (cond === "full_obs")
       inp.taskPerm = randomPermutationMatrix(
         this.nextKey(),
@@ -477,6 +557,8 @@ export class QLearner implements Learner {
     (this.actCoach as unknown as { dispose(): void } | null)?.dispose();
     for (const h of this.copaHeld.values()) h.z.dispose();
     this.copaHeld.clear();
+    this.fc1Padded?.w.dispose();
+    this.fc1Padded = null;
   }
 }
 

@@ -153,7 +153,7 @@ describe("AlmaAllocator.decide (§8.4, §9.2)", () => {
     both.dispose();
   });
 
-  it("gives the same decisions with or without bucketing, deduplication and asynchronous reads", async () => {
+  it("gives the same decisions with or without bucketing, deduplication, asynchronous reads and the acting programs", async () => {
     const mk = (opts: object) =>
       new AlmaAllocator(info, smallConfig(), { actingBatchSize: 4, ...opts });
     for (const seed of [9, 10, 11]) {
@@ -162,7 +162,8 @@ describe("AlmaAllocator.decide (§8.4, §9.2)", () => {
         mk({}),
         mk({ buckets: false }),
         mk({ syncActing: false }),
-        mk({ dedupe: false }),
+        mk({ dedupe: true }),
+        mk({ fastActing: false }),
       ];
       fillBatch(info, batch, seed);
       const outs = variants.map(() => new Int32Array(12));
