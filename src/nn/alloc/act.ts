@@ -27,8 +27,9 @@
  * self-attention) has this path; `actSupported` tells. Every function consumes its array
  * arguments (see `src/nn/engine.ts`).
  */
-import { type Arr, jnn, lax, np } from "../engine.js";
-import { barrier, type Linear, linear, materializeFwd, not01, relu, roundUp4 } from "../layers.js";
+import { type Arr, lax, np } from "../engine.js";
+import { barrier, type Linear, linear, materializeFwd, relu, roundUp4 } from "../layers.js";
+import { attendQKVKeep } from "./attend.js";
 import type { AllocNetConfig } from "./config.js";
 import type { CriticParams } from "./critic.js";
 import type { PolicyParams } from "./policy.js";
@@ -413,57 +414,6 @@ function cols(vec: Arr, r: [number, number]): Arr {
 }
 
 /**
- * `attendQKV` (spec §3.1) with the query activity given as `keep` `[S, 1 or P, nq]` (1 = active
- * query) instead of the post-mask: the same values. Consumes all arrays.
- */
-function attendAct(
-  q: Arr,
-  keys: Arr[],
-  vals: Arr[],
-  pre: Arr,
-  keep: Arr,
-  out: Linear,
-  H: number,
-): Arr {
-  const [S, P, nq, E] = q.shape;
-  const dh = E / H;
-  const qh = q.reshape([S, P, nq, H, dh]);
-  const sizes = keys.map((k) => k.shape[2]);
-  const n = sizes.reduce((a, b) => a + b, 0);
-  const logitBlocks = keys.map((k, b) =>
-    lax.dot(b < keys.length - 1 ? qh.ref : qh, k.reshape([S, P, sizes[b], H, dh]), {
-      lhsContractingDims: [4],
-      rhsContractingDims: [4],
-      lhsBatchDims: [0, 1, 3],
-      rhsBatchDims: [0, 1, 3],
-    }),
-  ); // [S, P, H, nq, n_b]
-  const logits = (logitBlocks.length === 1 ? logitBlocks[0] : np.concatenate(logitBlocks, 4)).mul(
-    1 / Math.sqrt(dh),
-  );
-  const pm = pre.reshape([S, pre.shape[1], 1, nq, n]);
-  const masked = np.where(pm.ref.greater(0.5), -1e30, logits);
-  const w = jnn.softmax(masked, -1).mul(not01(pm)); // fully masked rows → 0
-  let o: Arr | null = null;
-  let start = 0;
-  vals.forEach((v, b) => {
-    const wb = w.ref.slice([], [], [], [], [start, start + sizes[b]]);
-    start += sizes[b];
-    const ob = lax.dot(wb, v.reshape([S, P, sizes[b], H, dh]), {
-      lhsContractingDims: [4],
-      rhsContractingDims: [2],
-      lhsBatchDims: [0, 1, 2],
-      rhsBatchDims: [0, 1, 3],
-    }); // [S, P, H, nq, dh]
-    o = o ? o.add(ob) : ob;
-  });
-  w.dispose();
-  const k4 = keep.reshape([S, keep.shape[1], nq, 1]);
-  const oc = (o as unknown as Arr).transpose([0, 1, 3, 2, 4]).reshape([S, P, nq, E]).mul(k4.ref);
-  return linear(oc, out).mul(k4);
-}
-
-/**
  * Proposal sampling (spec §8.2) for acting: `[S, P, Na, Nt]` one-hot allocations (zero rows for
  * inactive agents), by Gumbel-max with the noise `[Na, S, P, Nt]`. Same values as
  * `policySample(..., { noise, stats: false })`. `permPi` is `[n4, n4]` (`padPermutation`).
@@ -490,7 +440,7 @@ export function actPropose(
   const activeAll = cols(vec.ref, V.active); // [S, Ne]
   // Non-agent attention (queries = keys = the non-agent entities, §8.2), no ReLU after it.
   const xNa = relu(x1.ref.slice([], [Na, Ne])).reshape([S, 1, Ne - Na, E]);
-  const yNa = attendAct(
+  const yNa = attendQKVKeep(
     linear(xNa.ref, { w: w.attn.wq }),
     [linear(xNa.ref, { w: w.attn.wk })],
     [linear(xNa, { w: w.attn.wv })],
@@ -682,7 +632,7 @@ export function actScore(
   const va = linear(x1a, { w: wv });
   const pre = inp.qPre.reshape([S, 1, Na, Ne]);
   const keep = cols(vec, V.active).slice([], [0, Na]).reshape([S, 1, Na]);
-  const att = attendAct(qa, [ka, kNa], [va, vNa], pre, keep, w.attn.out, H); // [S, P, Na, E]
+  const att = attendQKVKeep(qa, [ka, kNa], [va, vNa], pre, keep, w.attn.out, H); // [S, P, Na, E]
   const pooled = relu(att)
     .sum(2)
     .mul(1 / poolAgents);

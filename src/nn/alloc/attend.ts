@@ -33,6 +33,22 @@ export function attendQKV(
   out: Linear,
   H: number,
 ): Arr {
+  return attendQKVKeep(q, keys, vals, pre, not01(post), out, H);
+}
+
+/**
+ * `attendQKV` with the query activity given as `keep` `[S, 1 or P, nq]` (1 = active query,
+ * i.e. `1 − post`), e.g. when the caller already has it on the host. Consumes all arrays.
+ */
+export function attendQKVKeep(
+  q: Arr,
+  keys: Arr[],
+  vals: Arr[],
+  pre: Arr,
+  keep: Arr,
+  out: Linear,
+  H: number,
+): Arr {
   const [S, P, nq, E] = q.shape;
   const dh = E / H;
   const qh = q.reshape([S, P, nq, H, dh]);
@@ -71,9 +87,9 @@ export function attendQKV(
   // jax-js write the transposed layout to memory. A pure view (transpose/reshape; `barrier` is
   // also elided on views) is instead read with strided loads inside the projection's reduction,
   // measured 10x slower than the matmul itself.
-  const keep = not01(post).reshape([S, post.shape[1], nq, 1]);
-  const oc = (o as unknown as Arr).transpose([0, 1, 3, 2, 4]).reshape([S, P, nq, E]).mul(keep.ref);
-  return linear(oc, out).mul(keep);
+  const k4 = keep.reshape([S, keep.shape[1], nq, 1]);
+  const oc = (o as unknown as Arr).transpose([0, 1, 3, 2, 4]).reshape([S, P, nq, E]).mul(k4.ref);
+  return linear(oc, out).mul(k4);
 }
 
 /**
