@@ -458,10 +458,7 @@ function rolloutIndependent(
       rhsBatchDims: [0],
     })
     .mul(1 / Math.sqrt(E)); // [S, Na, Nt]
-  const active = not01(entityMask.slice([], [0, Na])).reshape([S, Na, 1]);
-  const tmask = taskMask.reshape([S, 1, Nt]).greater(0.5);
-  const noise = noiseOf(mode, [Na, S, P, Nt]);
-  const given = "given" in mode ? lax.stopGradient(mode.given) : null;
+  const { active, tmask, noise, given } = ablationInputs(taskMask, entityMask, mode, S, P, cfg);
   return accumulate(
     Na,
     S,
@@ -502,10 +499,7 @@ function rolloutDense(
   const { taskEmb, agentEmb, nonagCnt } = enc;
   const S = taskEmb.shape[0];
   const scale = 1 / Math.sqrt(E);
-  const active = not01(entityMask.slice([], [0, Na])).reshape([S, Na, 1]);
-  const tmask = taskMask.reshape([S, 1, Nt]).greater(0.5);
-  const noise = noiseOf(mode, [Na, S, P, Nt]);
-  const given = "given" in mode ? lax.stopGradient(mode.given) : null;
+  const { active, tmask, noise, given } = ablationInputs(taskMask, entityMask, mode, S, P, cfg);
   const w1 = p.embedUpdate.w.ref.slice([0, E]);
   const w2 = p.embedUpdate.w.ref.slice([E, 2 * E]);
   const w3 = p.embedUpdate.w.slice([2 * E, 3 * E]);
@@ -586,10 +580,7 @@ function rolloutNoPointer(
   if (!head) throw new Error("policyRollout: pi_pointer_net = false needs the logit head");
   const S = taskEmb.shape[0];
   tree_dispose([nonagCnt, p.countEmbed.w, p.countEmbed.b]);
-  const active = not01(entityMask.slice([], [0, Na])).reshape([S, Na, 1]);
-  const tmask = taskMask.reshape([S, 1, Nt]).greater(0.5);
-  const noise = noiseOf(mode, [Na, S, P, Nt]);
-  const given = "given" in mode ? lax.stopGradient(mode.given) : null;
+  const { active, tmask, noise, given } = ablationInputs(taskMask, entityMask, mode, S, P, cfg);
   const reluA = relu(agentEmb);
   // logits: ReLU(a_i)·W_a + b (per state) + ReLU(summary)·W_s (per proposal)
   const wS = head.w.ref.slice([E, 2 * E]);
@@ -628,6 +619,28 @@ function rolloutNoPointer(
     },
     () => tree_dispose([summary, wS, aLogit, uS, uO, aUpd, tmask, given, noise]),
   );
+}
+
+/**
+ * What every ablation rollout starts from: agent activity `[S, Na, 1]`, the inactive-subtask test
+ * `[S, 1, Nt]`, the Gumbel noise `[Na, S, P, Nt]` (sampling) or the teacher-forced allocations
+ * (no gradient). Consumes `taskMask`, `entityMask` and the mode's arrays.
+ */
+function ablationInputs(
+  taskMask: Arr,
+  entityMask: Arr,
+  mode: RolloutMode,
+  S: number,
+  P: number,
+  cfg: AllocNetConfig,
+): { active: Arr; tmask: Arr; noise: Arr | null; given: Arr | null } {
+  const { nAgents: Na, nTasks: Nt } = cfg;
+  return {
+    active: not01(entityMask.slice([], [0, Na])).reshape([S, Na, 1]),
+    tmask: taskMask.reshape([S, 1, Nt]).greater(0.5),
+    noise: noiseOf(mode, [Na, S, P, Nt]),
+    given: "given" in mode ? lax.stopGradient(mode.given) : null,
+  };
 }
 
 /** Gumbel noise `shape` of a sampling mode (drawn from its key, or the given noise). */
