@@ -356,7 +356,7 @@ describe("--set", () => {
       "mixer.subtaskCond",
       /must be "none" exactly when/,
     );
-      throwsConfig(
+    throwsConfig(
       () => resolveConfig({ sets: ["learner.microBatches=5"] }),
       "learner.microBatches",
       /must divide buffer.batchSize \(32\)/,
@@ -366,7 +366,10 @@ describe("--set", () => {
       "learner.microBatches",
       /must be 1 with COPA/,
     );
-    assert.equal(resolveConfig({ method: "alma", sets: ["learner.microBatches=4"] }).learner.microBatches, 4);
+    assert.equal(
+      resolveConfig({ method: "alma", sets: ["learner.microBatches=4"] }).learner.microBatches,
+      4,
+    );
   });
 
   it("coerces every leaf from its default's string form (property over the key list)", () => {
