@@ -28,7 +28,11 @@ import { ParallelRunner } from "../src/runners/runner.js";
 export interface BenchAllocOptions {
   /** Timed training iterations (default 5). */
   iterations?: number;
-  /** Collection runs of 8 episodes used for the acting measurement (default 2, after 1 warm-up). */
+  /**
+   * Collection runs of 8 episodes used for the acting measurement (default 6, after 1 warm-up).
+   * Two runs read ~10% slower than six: V8 is still optimising the host side (runner, episode
+   * recording, input packing) during the first timed runs.
+   */
   actRuns?: number;
   seed?: number;
   /** Progress callback. */
@@ -109,7 +113,7 @@ export async function benchAlloc(opts: BenchAllocOptions = {}): Promise<BenchAll
   decideEnvs = 0;
   let steps = 0;
   let ms = 0;
-  const actRuns = opts.actRuns ?? 2;
+  const actRuns = opts.actRuns ?? 6;
   for (let r = 0; r < actRuns; r++) {
     const c = await collect();
     steps += c.steps;
