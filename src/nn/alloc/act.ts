@@ -29,9 +29,9 @@
  */
 import { type Arr, lax, np } from "../engine.js";
 import { barrier, type Linear, linear, materializeFwd, relu, roundUp4 } from "../layers.js";
-import { attendQKVKeep } from "./attend.js";
+import { attendQKVKeep, type SplitAttention, splitInProjection } from "./attend.js";
 import type { AllocNetConfig } from "./config.js";
-import type { CriticParams } from "./critic.js";
+import { type CriticParams, criticCore } from "./critic.js";
 import type { PolicyParams } from "./policy.js";
 import { MASKED_LOGIT } from "./policy.js";
 import type { AllocParams } from "./train.js";
@@ -48,7 +48,6 @@ export function actTaskWidth(cfg: AllocNetConfig): number {
 }
 
 /** Attention weights split into their Q, K and V blocks. */
-type ActAttn = { wq: Arr; wk: Arr; wv: Arr; out: Linear };
 
 /** Parameter-only inputs of the acting programs (see the module comment). */
 export type ActWeights = {
@@ -57,7 +56,7 @@ export type ActWeights = {
     fc1: Linear;
     /** TaskEmbedder weight with zero rows up to `actTaskWidth`. */
     te: Arr;
-    attn: ActAttn;
+    attn: SplitAttention;
     /** Rows 0..E−1 of embed_update (act on te[k*]), rows E..2E−1 and the bias. */
     wTop: Arr;
     wBot: Arr;
@@ -73,7 +72,7 @@ export type ActWeights = {
     w0: Arr;
     w1: Arr;
     cb: Arr;
-    attn: ActAttn;
+    attn: SplitAttention;
     outFc: Linear;
     popW: Arr;
     popB: Arr;
@@ -84,16 +83,6 @@ function padRows(w: Arr, rows: number): Arr {
   const r = w.shape[0];
   if (r === rows) return w;
   return np.concatenate([w, np.zeros([rows - r, w.shape[1]], { dtype: w.dtype })], 0);
-}
-
-function splitAttn(a: { wIn: Arr; out: Linear }): ActAttn {
-  const E = a.wIn.shape[1] / 3;
-  return {
-    wq: a.wIn.ref.slice([], [0, E]),
-    wk: a.wIn.ref.slice([], [E, 2 * E]),
-    wv: a.wIn.slice([], [2 * E, 3 * E]),
-    out: a.out,
-  };
 }
 
 /**
@@ -111,7 +100,7 @@ export function actWeights(params: AllocParams, W: number, cfg: AllocNetConfig):
     pi: {
       fc1: { w: padRows(pi.fc1.w, W), b: pi.fc1.b },
       te: padRows(pi.taskEmbed.w, n4),
-      attn: splitAttn(pi.attn),
+      attn: splitInProjection(pi.attn),
       wTop: pi.embedUpdate.w.ref.slice([0, E]),
       wBot: pi.embedUpdate.w.slice([E, 2 * E]),
       bUpd: pi.embedUpdate.b,
@@ -123,7 +112,7 @@ export function actWeights(params: AllocParams, W: number, cfg: AllocNetConfig):
       w0: cw.ref.slice([0, 1]).mul(0.2).reshape([1, 1, 1, Eq]),
       w1: cw.slice([1, 2]).reshape([1, 1, Eq]),
       cb: q.countEmbed.b,
-      attn: splitAttn(q.attn),
+      attn: splitInProjection(q.attn),
       outFc: q.outFc,
       popW: q.popart.w,
       popB: q.popart.b,
@@ -556,87 +545,37 @@ export function actScore(
   poolAgents: number = cfg.nAgents,
 ): Arr {
   const { nAgents: Na, nEntities: Ne, nTasks: Nt, qEmbed: E, qHeads: H } = cfg;
-  const Nn = Ne - Na;
-  const C = Na + 1;
-  const [S, P] = alloc.shape;
+  const S = alloc.shape[0];
   const V = actVectors(cfg);
   const vec = inp.vec;
   const F = materializeFwd(linear(inp.entities, w.inFcEnt)); // [S, Ne, E] (see `x1` in actPropose)
-  const membNa = inp.membNa; // [S, Nn, Nt]
   const nNa = cols(vec.ref, V.nNa); // [S, Nt]
-  const nAg = alloc.ref.sum(2); // [S, P, Nt]
-  const w0 = w.w0;
   const permW = np.matmul(permQ, w.te).slice([0, Nt]); // [Nt, E]
   const G = permW.reshape([1, Nt, E]).add(nNa.reshape([S, Nt, 1]).mul(w.w1).add(w.cb).mul(0.2)); // [S, Nt, E]
-  const col = (x: Arr, k: number) =>
-    x.ref.slice(...x.shape.slice(0, -1).map((): [] => []), [k, k + 1]);
-  const rowG = (k: number) => G.ref.slice([], [k, k + 1]); // [S, 1, E]
-
-  const Fna = F.ref.slice([], [Na, Ne]); // [S, Nn, E]
-  let baseNa = Fna;
-  for (let k = 0; k < Nt; k++) baseNa = baseNa.add(col(membNa, k).mul(rowG(k)));
-  const inSub = cols(vec.ref, V.inSub); // [S, Nn]
-  let cnt: Arr | null = null;
-  for (let k = 0; k < Nt; k++) {
-    const t = col(membNa, k).reshape([S, 1, Nn]).mul(col(nAg, k)); // [S, P, Nn]
-    cnt = cnt ? cnt.add(t) : t;
-  }
-  membNa.dispose();
-  const { wq, wk, wv } = w.attn;
-  let kNa: Arr;
-  let vNa: Arr;
-  if (P > C) {
-    const cs = np.arange(C).astype(np.float32).reshape([1, 1, C, 1]);
-    const x1Tab = barrier(
-      relu(baseNa.reshape([S, Nn, 1, E]).add(cs.ref.mul(inSub.reshape([S, Nn, 1, 1])).mul(w0.ref))),
-    ); // [S, Nn, Na+1, E]
-    const kTab = linear(x1Tab.ref, { w: wk.ref });
-    const vTab = linear(x1Tab, { w: wv.ref });
-    // Each non-agent entity's row of the table for its agent count (one-hot over the count;
-    // the single nonzero term makes the sum exact).
-    const hit = cnt!
-      .reshape([S, P, Nn, 1, 1])
-      .equal(cs.reshape([1, 1, 1, C, 1]))
-      .astype(np.float32); // [S, P, Nn, C, 1]
-    const kg = hit.ref.mul(kTab.reshape([S, 1, Nn, C, E])).sum(3);
-    const vg = hit.mul(vTab.reshape([S, 1, Nn, C, E])).sum(3);
-    kNa = barrier(kg);
-    vNa = barrier(vg);
-  } else {
-    const x1n = barrier(
-      relu(
-        baseNa.reshape([S, 1, Nn, E]).add(
-          cnt!
-            .mul(inSub.reshape([S, 1, Nn]))
-            .reshape([S, P, Nn, 1])
-            .mul(w0.ref),
-        ),
-      ),
-    ); // [S, P, Nn, E]
-    kNa = linear(x1n.ref, { w: wk.ref });
-    vNa = linear(x1n, { w: wv.ref });
-  }
-
-  let xa = F.slice([], [0, Na]).reshape([S, 1, Na, E]);
-  let agCnt: Arr | null = null;
-  for (let k = 0; k < Nt; k++) {
-    const a = col(alloc, k); // [S, P, Na, 1]
-    xa = xa.add(a.ref.mul(rowG(k).reshape([S, 1, 1, E])));
-    const t = a.mul(col(nAg, k).reshape([S, P, 1, 1]));
-    agCnt = agCnt ? agCnt.add(t) : t;
-  }
-  for (const x of [G, nAg, alloc]) x.dispose();
-  const x1a = barrier(relu(xa.add(agCnt!.mul(w0)))); // [S, P, Na, E]
-  const qa = linear(x1a.ref, { w: wq });
-  const ka = linear(x1a.ref, { w: wk });
-  const va = linear(x1a, { w: wv });
+  const { wq, wk, wv, out } = w.attn;
   const pre = inp.qPre.reshape([S, 1, Na, Ne]);
-  const keep = cols(vec, V.active).slice([], [0, Na]).reshape([S, 1, Na]);
-  const att = attendQKVKeep(qa, [ka, kNa], [va, vNa], pre, keep, w.attn.out, H); // [S, P, Na, E]
-  const pooled = relu(att)
-    .sum(2)
-    .mul(1 / poolAgents);
-  return linear(pooled, w.outFc).reshape([S, P]).mul(w.popW).add(w.popB);
+  const keep = cols(vec.ref, V.active).slice([], [0, Na]).reshape([S, 1, Na]);
+  const core = {
+    F,
+    membNa: inp.membNa,
+    inSub: cols(vec, V.inSub),
+    G,
+    nAg: alloc.ref.sum(2),
+    alloc,
+    w0: w.w0,
+    wq,
+    wk,
+    wv,
+    outFc: w.outFc,
+  };
+  return criticCore(
+    core,
+    (qa, keys, vals) => attendQKVKeep(qa, keys, vals, pre, keep, out, H),
+    cfg,
+    poolAgents,
+  )
+    .mul(w.popW)
+    .add(w.popB);
 }
 
 /**

@@ -9,6 +9,20 @@ import type { AttentionParams } from "../attention.js";
 import { type Arr, jnn, lax, np } from "../engine.js";
 import { groupMask, type Linear, linear, not01 } from "../layers.js";
 
+/** Query, key and value projections `[E, E]` of an attention's `in_trans` (`[E, 3E]`) and its output. */
+export type SplitAttention = { wq: Arr; wk: Arr; wv: Arr; out: Linear };
+
+/** Split `in_trans` into its query, key and value blocks (spec §3.1). Consumes `a`. */
+export function splitInProjection(a: Pick<AttentionParams, "wIn" | "out">): SplitAttention {
+  const E = a.wIn.shape[1] / 3;
+  return {
+    wq: a.wIn.ref.slice([], [0, E]),
+    wk: a.wIn.ref.slice([], [E, 2 * E]),
+    wv: a.wIn.slice([], [2 * E, 3 * E]),
+    out: a.out,
+  };
+}
+
 /** "Both active" attention mask `[.., n, n]` from an entity mask `[.., n]` (§3.2 with g = 1). */
 export function bothActiveMask(entityMask: Arr): Arr {
   const g = entityMask.reshape([...entityMask.shape, 1]);

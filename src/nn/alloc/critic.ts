@@ -10,7 +10,7 @@ import { type Arr, np } from "../engine.js";
 import { barrier, initLinear, type Linear, linear, not01, relu, splitKey } from "../layers.js";
 import type { PopArtHead } from "../mixer.js";
 import { initTaskEmbed, type TaskEmbedParams } from "../taskEmbed.js";
-import { attendQKV, bothActiveMask } from "./attend.js";
+import { attendQKV, bothActiveMask, splitInProjection } from "./attend.js";
 import type { AllocNetConfig } from "./config.js";
 
 /** Parameters (spec §3.6 "allocation critic"). */
@@ -85,8 +85,7 @@ export function criticBody(
   cfg: AllocNetConfig,
 ): Arr {
   const { nAgents: Na, nEntities: Ne, nTasks: Nt, qEmbed: E, qHeads: H } = cfg;
-  const Nn = Ne - Na;
-  const [S, P] = alloc.shape;
+  const S = alloc.shape[0];
   const F = barrier(linear(inp.entities, p.inFcEnt)); // [S, Ne, E]
   const membNa = not01(inp.entity2taskMask.slice([], [Na, Ne])); // [S, Nn, Nt]
   const nNa = membNa.ref.sum(1); // [S, Nt] non-agent members per subtask
@@ -99,52 +98,93 @@ export function criticBody(
   const G = permW
     .reshape([1, Nt, E])
     .add(nNa.reshape([S, Nt, 1]).mul(w1).add(p.countEmbed.b).mul(0.2)); // [S, Nt, E]
+  const { wq, wk, wv, out } = splitInProjection(p.attn);
+  const em = inp.entityMask;
+  const pre = bothActiveMask(em.ref).slice([], [0, Na]).reshape([S, 1, Na, Ne]);
+  const post = em.slice([], [0, Na]).reshape([S, 1, Na]);
+  return criticCore(
+    { F, membNa, inSub: membNa.ref.sum(-1), G, nAg, alloc, w0, wq, wk, wv, outFc: p.outFc },
+    (qa, keys, vals) => attendQKV(qa, keys, vals, pre, post, out, H),
+    cfg,
+    Na,
+  );
+}
+
+/** Inputs of `criticCore`, per state `S` and proposal `P`; E = E' (the critic's width). */
+export type CriticCoreInputs = {
+  /** `in_fc_ent(entities)`, `[S, Ne, E]`. */
+  F: Arr;
+  /** Non-agent membership (1 = member), `[S, Nn, Nt]`. */
+  membNa: Arr;
+  /** 1 where a non-agent entity is in some subtask, `[S, Nn]`. */
+  inSub: Arr;
+  /** Allocation-independent subtask code `G[k] = T[k] + 0.2·(n_na[k]·W1 + b)`, `[S, Nt, E]`. */
+  G: Arr;
+  /** Agents per subtask of each allocation, `[S, P, Nt]`. */
+  nAg: Arr;
+  /** The allocations, one-hot rows (zero rows for unallocated agents), `[S, P, Na, Nt]`. */
+  alloc: Arr;
+  /** 0.2·W0 of the CountEmbedder (multiplies the agent count), broadcastable to `[.., E]`. */
+  w0: Arr;
+  /** The attention's query, key and value projections `[E, E]`. */
+  wq: Arr;
+  wk: Arr;
+  wv: Arr;
+  outFc: Linear;
+};
+
+/**
+ * The allocation-dependent part of the critic body (spec §8.3, reformulated as described at
+ * `criticBody`), shared by training (`criticBody`) and acting (`actScore` in `act.ts`), which
+ * differ only in how they get `F`, `G`, the masks and the weights. `attend(q, keys, vals)` is the
+ * masked attention over the agent queries (key and value blocks: agents, then non-agents).
+ * Returns `out_fc(Σ_i x2[i] / poolAgents)` as `[S, P]`. Consumes all arguments.
+ */
+export function criticCore(
+  inp: CriticCoreInputs,
+  attend: (q: Arr, keys: Arr[], vals: Arr[]) => Arr,
+  cfg: AllocNetConfig,
+  poolAgents: number,
+): Arr {
+  const { nAgents: Na, nEntities: Ne, nTasks: Nt, qEmbed: E } = cfg;
+  const Nn = Ne - Na;
+  const { F, membNa, inSub, G, nAg, alloc, w0, wq, wk, wv } = inp;
+  const [S, P] = alloc.shape;
   const col = (x: Arr, k: number) =>
     x.ref.slice(...x.shape.slice(0, -1).map((): [] => []), [k, k + 1]);
   const rowG = (k: number) => G.ref.slice([], [k, k + 1]); // [S, 1, E]
 
   // Non-agent entities. Their x1 depends on the allocation only through c = the number of agents
   // in their subtask: Σ_k memb[e,k]·n_ag[k] (0 for entities in no subtask).
-  const Fna = F.ref.slice([], [Na, Ne]); // [S, Nn, E]
-  let baseNa = Fna;
+  let baseNa = F.ref.slice([], [Na, Ne]); // [S, Nn, E]
   for (let k = 0; k < Nt; k++) baseNa = baseNa.add(col(membNa, k).mul(rowG(k)));
-  const inSub = membNa.ref.sum(-1); // [S, Nn] 1 if the entity is in a subtask
   let cnt: Arr | null = null;
   for (let k = 0; k < Nt; k++) {
     const t = col(membNa, k).reshape([S, 1, Nn]).mul(col(nAg, k)); // [S, P, Nn]
     cnt = cnt ? cnt.add(t) : t;
   }
   membNa.dispose();
-  const wq = p.attn.wIn.ref.slice([], [0, E]);
-  const wk = p.attn.wIn.ref.slice([], [E, 2 * E]);
-  const wv = p.attn.wIn.slice([], [2 * E, 3 * E]);
   let kNa: Arr;
   let vNa: Arr;
-  if (P > Na + 1) {
+  const C = Na + 1;
+  if (P > C) {
     // Table over c = 0..Na, computed once per state, then picked per proposal. The barriers
     // (layers.ts) stop jax-js from fusing elementwise producers into the consuming matmul or
     // contraction, which would recompute them once per output column.
-    const cs = np
-      .arange(Na + 1)
-      .astype(np.float32)
-      .reshape([1, 1, Na + 1, 1]);
+    const cs = np.arange(C).astype(np.float32).reshape([1, 1, C, 1]);
     const x1Tab = barrier(
-      relu(baseNa.reshape([S, Nn, 1, E]).add(cs.mul(inSub.reshape([S, Nn, 1, 1])).mul(w0.ref))),
-    ); // [S, Nn, Na+1, E]
-    const kTab = linear(x1Tab.ref, { w: wk.ref }); // [S, Nn, Na+1, E]
+      relu(baseNa.reshape([S, Nn, 1, E]).add(cs.ref.mul(inSub.reshape([S, Nn, 1, 1])).mul(w0.ref))),
+    ); // [S, Nn, C, E]
+    const kTab = linear(x1Tab.ref, { w: wk.ref });
     const vTab = linear(x1Tab, { w: wv.ref });
-    let kg: Arr | null = null;
-    let vg: Arr | null = null;
-    for (let c = 0; c <= Na; c++) {
-      const hit = cnt!.ref.equal(c).astype(np.float32).reshape([S, P, Nn, 1]);
-      const kc = hit.ref.mul(kTab.ref.slice([], [], c).reshape([S, 1, Nn, E]));
-      const vc = hit.mul(vTab.ref.slice([], [], c).reshape([S, 1, Nn, E]));
-      kg = kg ? kg.add(kc) : kc;
-      vg = vg ? vg.add(vc) : vc;
-    }
-    tree_dispose([cnt, kTab, vTab]);
-    kNa = barrier(kg!);
-    vNa = barrier(vg!);
+    // Each non-agent entity's row of the table for its agent count (one-hot over the count; the
+    // single nonzero term makes the sum exact).
+    const hit = cnt!
+      .reshape([S, P, Nn, 1, 1])
+      .equal(cs.reshape([1, 1, 1, C, 1]))
+      .astype(np.float32); // [S, P, Nn, C, 1]
+    kNa = barrier(hit.ref.mul(kTab.reshape([S, 1, Nn, C, E])).sum(3));
+    vNa = barrier(hit.mul(vTab.reshape([S, 1, Nn, C, E])).sum(3));
   } else {
     // Few allocations per state (the executed one, the target's best one): direct.
     const x1n = barrier(
@@ -175,14 +215,11 @@ export function criticBody(
   const qa = linear(x1a.ref, { w: wq });
   const ka = linear(x1a.ref, { w: wk });
   const va = linear(x1a, { w: wv });
-  const em = inp.entityMask;
-  const pre = bothActiveMask(em.ref).slice([], [0, Na]).reshape([S, 1, Na, Ne]);
-  const post = em.slice([], [0, Na]).reshape([S, 1, Na]);
-  const att = attendQKV(qa, [ka, kNa], [va, vNa], pre, post, p.attn.out, H); // [S, P, Na, E]
+  const att = attend(qa, [ka, kNa], [va, vNa]); // [S, P, Na, E]
   const pooled = relu(att)
     .sum(2)
-    .mul(1 / Na);
-  return linear(pooled, p.outFc).reshape([S, P]);
+    .mul(1 / poolAgents);
+  return linear(pooled, inp.outFc).reshape([S, P]);
 }
 
 function tree_dispose(xs: (Arr | null)[]): void {
