@@ -65,10 +65,23 @@ export function padLast(x: Arr, width: number): Arr {
 }
 
 /** Pad axis 0 of a weight matrix `[in, out]` with zero rows up to `rows` (materialised, see padLast). */
-function padRows(w: Arr, rows: number): Arr {
+export function padRows(w: Arr, rows: number): Arr {
   const r = w.shape[0];
   if (r === rows) return w;
   return np.concatenate([w, np.zeros([rows - r, w.shape[1]], { dtype: w.dtype })], 0);
+}
+
+/** One-hot (float32) of integer-valued indices `x` over `n` classes; appends an axis. Consumes `x`. */
+export function oneHot(x: Arr, n: number): Arr {
+  const classes = np
+    .arange(n)
+    .astype(np.float32)
+    .reshape([...x.shape.map(() => 1), n]);
+  return x
+    .astype(np.float32)
+    .reshape([...x.shape, 1])
+    .equal(classes)
+    .astype(np.float32);
 }
 
 /**

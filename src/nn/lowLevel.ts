@@ -35,7 +35,7 @@ import {
   sampleStrategy,
 } from "./copa.js";
 import { type Arr, jit, lax, materialize, np, random, tree, valueAndGrad } from "./engine.js";
-import { not01, padLast, roundUp4, sliceAxisFromEnd, splitKey } from "./layers.js";
+import { not01, oneHot, padLast, roundUp4, sliceAxisFromEnd, splitKey } from "./layers.js";
 import {
   type ImaginedMixerInputs,
   initMixer,
@@ -367,18 +367,6 @@ export function lowLevelBatchToArrays(
 /** Value written into unavailable actions' target utilities (spec §11.3). */
 const UNAVAILABLE_Q = -9999999;
 
-/** One-hot of integer-valued float indices `x` over `n` classes (appends an axis). */
-function oneHotF(x: Arr, n: number): Arr {
-  const classes = np
-    .arange(n)
-    .astype(np.float32)
-    .reshape([...x.shape.map(() => 1), n]);
-  return x
-    .reshape([...x.shape, 1])
-    .equal(classes)
-    .astype(np.float32);
-}
-
 /** Rows `[a, b)` of axis 1. */
 function rows(x: Arr, a: number, b: number): Arr {
   return x.slice([], [a, b]);
@@ -396,7 +384,7 @@ export function availableForTargets(codes: Arr, alloc: Arr | null, nAgents: numb
   const [B, T, Na, A] = codes.shape;
   const Nt = alloc.shape[3];
   // k_i = argmax(alloc_i): an unallocated (all-zero) agent counts as subtask 0, like the reference.
-  const k = oneHotF(np.argmax(alloc, -1).astype(np.float32), Nt); // [B,T,Na,Nt]
+  const k = oneHot(np.argmax(alloc, -1).astype(np.float32), Nt); // [B,T,Na,Nt]
   const free = codes.ref.equal(1).astype(np.float32);
   const taskIdx = codes.ref.sub(2).reshape([B, T, Na, A, 1]);
   const taskHit = taskIdx
@@ -572,7 +560,7 @@ function prepare(batch: LowLevelArrays, cfg: LowLevelConfig): Prepared {
   const dims: LowLevelDims = { ...cfg.agent };
   const [B, T1] = batch.filled.shape;
   const N = B * T1;
-  const actOH = oneHotF(batch.actions, cfg.agent.nActions);
+  const actOH = oneHot(batch.actions, cfg.agent.nActions);
   let copa: PreparedCopa | undefined;
   if (cfg.copa) {
     if (!batch.hierDecision) {
@@ -960,7 +948,7 @@ function targetsPass(
   if (cfg.doubleQ) {
     const uNext = sg(U.slice([], [1, T1]));
     const best = np.argmax(np.where(availB, uNext, UNAVAILABLE_Q), -1).astype(np.float32);
-    qBar = ubarMasked.mul(oneHotF(best, A)).sum(-1);
+    qBar = ubarMasked.mul(oneHot(best, A)).sum(-1);
   } else {
     U.dispose();
     availB.dispose();

@@ -28,12 +28,20 @@
  * arguments (see `src/nn/engine.ts`).
  */
 import { type Arr, lax, np } from "../engine.js";
-import { barrier, type Linear, linear, materializeFwd, relu, roundUp4 } from "../layers.js";
+import {
+  barrier,
+  type Linear,
+  linear,
+  materializeFwd,
+  padRows,
+  relu,
+  roundUp4,
+} from "../layers.js";
 import { attendQKVKeep, type SplitAttention, splitInProjection } from "./attend.js";
 import type { AllocNetConfig } from "./config.js";
 import { type CriticParams, criticCore } from "./critic.js";
 import type { PolicyParams } from "./policy.js";
-import { MASKED_LOGIT } from "./policy.js";
+import { baseLogits, MASKED_LOGIT } from "./policy.js";
 import type { AllocParams } from "./train.js";
 
 /** Whether `cfg` has the acting fast path (the paper's policy variant, spec §8.2 defaults). */
@@ -78,12 +86,6 @@ export type ActWeights = {
     popB: Arr;
   };
 };
-
-function padRows(w: Arr, rows: number): Arr {
-  const r = w.shape[0];
-  if (r === rows) return w;
-  return np.concatenate([w, np.zeros([rows - r, w.shape[1]], { dtype: w.dtype })], 0);
-}
 
 /**
  * The acting weights of the live parameters for entity rows of width `W` (≥ De). Pure; jit it
@@ -454,17 +456,7 @@ export function actPropose(
   const scale = 1 / Math.sqrt(E);
   const active = activeAll.slice([], [0, Na]).reshape([S, Na, 1]);
   const tmask = cols(vec, V.taskMask).reshape([S, 1, Nt]).greater(0.5);
-  const dotsBase = lax.dot(agentEmb.ref, taskEmb.ref, {
-    lhsContractingDims: [2],
-    rhsContractingDims: [2],
-    lhsBatchDims: [0],
-    rhsBatchDims: [0],
-  }); // [S, Na, Nt]
-  const cw = lax.dot(agentEmb.ref, w.cwW, { lhsContractingDims: [2], rhsContractingDims: [1] }); // [S, Na, 3]
-  const baseLogit = dotsBase
-    .add(nonagCnt.reshape([S, 1, Nt]).mul(cw.ref.slice([], [], [0, 1])))
-    .add(cw.ref.slice([], [], [2, 3])); // [S, Na, Nt]
-  const cwAg = cw.slice([], [], [1, 2]); // [S, Na, 1]
+  const { baseLogit, cwAg } = baseLogits(agentEmb.ref, taskEmb.ref, nonagCnt, w.cwW);
   const aBot = linear(relu(agentEmb.ref), { w: w.wBot, b: w.bUpd }); // [S, Na, E]
   const wTop = w.wTop;
   const row = (x: Arr, i: number) => x.slice([], [i, i + 1]);

@@ -30,6 +30,7 @@ import {
   type Linear,
   linear,
   not01,
+  oneHot,
   relu,
   splitKey,
 } from "../layers.js";
@@ -233,16 +234,31 @@ export type Rollout = {
   bestProb: Arr;
 };
 
-function oneHotLast(idx: Arr, n: number): Arr {
-  const classes = np
-    .arange(n)
-    .astype(np.float32)
-    .reshape([...idx.shape.map(() => 1), n]);
-  return idx
-    .astype(np.float32)
-    .reshape([...idx.shape, 1])
-    .equal(classes)
-    .astype(np.float32);
+/**
+ * The allocation-independent part of the autoregressive logits (§8.2), per state: `task_emb[k]·a_i`
+ * plus the count-embedding terms of the non-agent counts and the bias, `baseLogit` `[S, Na, Nt]`,
+ * and `W0·a_i` (`cwAg`, `[S, Na, 1]`), which multiplies the running agent count. `cwW` is the
+ * CountEmbedder's `[W0; W1; b]` as `[3, E]`. Unscaled (the caller divides by √E). Shared by
+ * training (`policyRollout`) and acting (`actPropose`). Consumes all arguments.
+ */
+export function baseLogits(
+  agentEmb: Arr,
+  taskEmb: Arr,
+  nonagCnt: Arr,
+  cwW: Arr,
+): { baseLogit: Arr; cwAg: Arr } {
+  const [S, Nt] = taskEmb.shape;
+  const dotsBase = lax.dot(agentEmb.ref, taskEmb, {
+    lhsContractingDims: [2],
+    rhsContractingDims: [2],
+    lhsBatchDims: [0],
+    rhsBatchDims: [0],
+  }); // [S, Na, Nt]
+  const cw = lax.dot(agentEmb, cwW, { lhsContractingDims: [2], rhsContractingDims: [1] }); // [S, Na, 3]
+  const baseLogit = dotsBase
+    .add(nonagCnt.reshape([S, 1, Nt]).mul(cw.ref.slice([], [], [0, 1])))
+    .add(cw.ref.slice([], [], [2, 3]));
+  return { baseLogit, cwAg: cw.slice([], [], [1, 2]) };
 }
 
 /** `Σ_k sel[s, p, k]·rows[s, k, :]` for one-hot `sel` `[S, P, Nt]`, `rows` `[S, Nt, E]`. Consumes both. */
@@ -295,19 +311,8 @@ export function policyRollout(
   const given = "given" in mode ? sg(mode.given) : null;
   const wantStats = "given" in mode || mode.stats !== false;
 
-  // Per-state scalars: task_emb[k]·a_i and the count-embedding terms (W0·a_i, W1·a_i, b·a_i).
-  const dotsBase = lax.dot(agentEmb.ref, taskEmb.ref, {
-    lhsContractingDims: [2],
-    rhsContractingDims: [2],
-    lhsBatchDims: [0],
-    rhsBatchDims: [0],
-  }); // [S, Na, Nt]
   const cwW = np.concatenate([p.countEmbed.w, p.countEmbed.b.reshape([1, E])], 0); // [3, E]
-  const cw = lax.dot(agentEmb.ref, cwW, { lhsContractingDims: [2], rhsContractingDims: [1] }); // [S, Na, 3]
-  const baseLogit = dotsBase
-    .add(nonagCnt.reshape([S, 1, Nt]).mul(cw.ref.slice([], [], [0, 1])))
-    .add(cw.ref.slice([], [], [2, 3])); // [S, Na, Nt]
-  const cwAg = cw.slice([], [], [1, 2]); // [S, Na, 1]
+  const { baseLogit, cwAg } = baseLogits(agentEmb.ref, taskEmb.ref, nonagCnt, cwW);
   const wTop = p.embedUpdate.w.ref.slice([0, E]);
   const wBot = p.embedUpdate.w.slice([E, 2 * E]);
   const aBot = linear(relu(agentEmb.ref), { w: wBot, b: p.embedUpdate.b }); // [S, Na, E]
@@ -339,7 +344,7 @@ export function policyRollout(
     } else {
       const logp = jnn.logSoftmax(masked, -1); // [S, P, Nt]
       if (gumbel) {
-        sel = oneHotLast(np.argmax(sg(logp.ref).add(gumbel.ref.slice(i)), -1), Nt);
+        sel = oneHot(np.argmax(sg(logp.ref).add(gumbel.ref.slice(i)), -1), Nt);
       } else {
         sel = given!.ref.slice([], [], i); // [S, P, Nt]
       }
@@ -413,7 +418,7 @@ function chooseAndStats(
   const logp = jnn.logSoftmax(np.where(tmask, MASKED_LOGIT, logit), -1);
   let sel: Arr;
   if (noise) {
-    sel = oneHotLast(np.argmax(sg(logp.ref).add(noise), -1), Nt);
+    sel = oneHot(np.argmax(sg(logp.ref).add(noise), -1), Nt);
   } else {
     sel = given!.slice([], [], i);
   }

@@ -12,7 +12,7 @@ import {
 } from "../../learners/alloc-optim.js";
 import { clipByGlobalNorm } from "../../learners/optim.js";
 import { type Arr, jit, lax, np, tree, valueAndGrad } from "../engine.js";
-import { splitKey } from "../layers.js";
+import { oneHot, splitKey } from "../layers.js";
 import { initPopArtStats, type PopArtStats, popartDenormalize, popartUpdate } from "../popart.js";
 import type { AllocNetConfig } from "./config.js";
 import {
@@ -109,18 +109,6 @@ function criticInputsRef(b: AllocInputs): CriticInputs {
     entityMask: b.entityMask.ref,
     entity2taskMask: b.entity2taskMask.ref,
   };
-}
-
-function oneHotLast(idx: Arr, n: number): Arr {
-  const classes = np
-    .arange(n)
-    .astype(np.float32)
-    .reshape([...idx.shape.map(() => 1), n]);
-  return idx
-    .astype(np.float32)
-    .reshape([...idx.shape, 1])
-    .equal(classes)
-    .astype(np.float32);
 }
 
 /**
@@ -431,7 +419,7 @@ export function allocTrainStep(
     perms.score,
     cfg,
   );
-  const bestOH = oneHotLast(np.argmax(scores, -1), P); // [S, P]
+  const bestOH = oneHot(np.argmax(scores, -1), P); // [S, P]
   const bestAlloc = props.ref.mul(bestOH.ref.reshape([S, P, 1, 1])).sum(1); // [S, Na, Nt]
   let vBar = criticForward(
     tree.ref(state.target.q),
