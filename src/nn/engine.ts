@@ -40,7 +40,7 @@ import {
   valueAndGrad,
   vmap,
 } from "@jax-js/jax";
-import { relaxedSimd, requestedThreads } from "./node-compat.js";
+import { relaxedSimd, requestedThreads, workerMessageCount } from "./node-compat.js";
 
 export type { JsTree, JsTreeDef };
 export { grad, jit, lax, nn as jnn, numpy as np, random, tree, valueAndGrad, vmap };
@@ -55,6 +55,14 @@ export function useWasm(): void {
 /** Number of Wasm worker threads jax-js will use (0 = kernels run on the main thread). */
 export function engineThreads(): number {
   return requestedThreads;
+}
+
+/**
+ * Messages posted to jax-js' worker threads so far. With the batched-dispatch patch
+ * (patches/README.md) a compiled program costs one message per worker, not one per kernel.
+ */
+export function engineWorkerMessages(): number {
+  return workerMessageCount();
 }
 
 /** Whether the Wasm kernels use relaxed-SIMD fused multiply-add (see node-compat.ts). */

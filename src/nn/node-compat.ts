@@ -98,6 +98,13 @@ parentPort.on("message", (data) => {
 });
 `;
 
+let messagesToWorkers = 0;
+
+/** Messages posted to jax-js' workers so far (a diagnostic for the batched-dispatch patch). */
+export function workerMessageCount(): number {
+  return messagesToWorkers;
+}
+
 /** Minimal dedicated-Web-Worker facade over worker_threads (only what jax-js uses). */
 class NodeWebWorker {
   onmessage: ((ev: { data: unknown }) => void) | null = null;
@@ -121,6 +128,7 @@ class NodeWebWorker {
   }
 
   postMessage(message: unknown): void {
+    messagesToWorkers++;
     if (this.#inFlight++ === 0) this.#worker.ref();
     this.#worker.postMessage(message);
   }
