@@ -9,19 +9,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { resolveConfig } from "../../src/config/resolve.js";
 import type { AlmaConfig } from "../../src/config/schema.js";
-import type { EnvInfo } from "../../src/envs/types.js";
 import { AlmaAllocator, type AlmaAllocatorOptions } from "../../src/learners/alloc.js";
 import { type ActingBatch, allocActingBatch } from "../../src/runners/acting.js";
-import { rng } from "./helpers.js";
+import { rng, smallInfo } from "./helpers.js";
 
-const info: EnvInfo = {
-  nAgents: 3,
-  nEntities: 7,
-  nTasks: 4,
-  entityShape: 5,
-  nActions: 2,
-  episodeLimit: 10,
-};
+const info = smallInfo;
 
 function smallConfig(): AlmaConfig {
   return resolveConfig({

@@ -15,7 +15,7 @@ import type { EnvInfo } from "../../src/envs/types.js";
 import { AlmaAllocator } from "../../src/learners/alloc.js";
 import { type ActingBatch, allocActingBatch } from "../../src/runners/acting.js";
 import { ParallelRunner } from "../../src/runners/runner.js";
-import { randomStates } from "./helpers.js";
+import { randomStates, smallInfo } from "./helpers.js";
 
 function smallConfig(
   hier: Record<string, unknown> = {},
@@ -53,14 +53,7 @@ function fillBatch(info: EnvInfo, batch: ActingBatch, seed: number): void {
     }
 }
 
-const info: EnvInfo = {
-  nAgents: 3,
-  nEntities: 7,
-  nTasks: 4,
-  entityShape: 5,
-  nActions: 2,
-  episodeLimit: 10,
-};
+const info = smallInfo;
 
 describe("AlmaAllocator.decide (§8.4, §9.2)", () => {
   const alloc = new AlmaAllocator(info, smallConfig(), { actingBatchSize: 4 });

@@ -4,6 +4,7 @@
  * network code.
  */
 
+import type { EnvInfo } from "../../src/envs/types.js";
 import { type AllocNetConfig, defaultAllocNetConfig } from "../../src/nn/alloc/config.js";
 import type { CriticParams } from "../../src/nn/alloc/critic.js";
 import type { AllocInputs, PolicyEncoding, PolicyParams } from "../../src/nn/alloc/policy.js";
@@ -15,6 +16,16 @@ import { taskEmbed } from "../../src/nn/taskEmbed.js";
 
 /** Deterministic generator (the synthetic-batch generator, mulberry32). */
 export const rng: (seed: number) => () => number = mulberry32;
+
+/** Environment sizes matching `smallCfg` (3 agents, 7 entities, 4 subtasks), for allocator tests. */
+export const smallInfo: EnvInfo = {
+  nAgents: 3,
+  nEntities: 7,
+  nTasks: 4,
+  entityShape: 5,
+  nActions: 2,
+  episodeLimit: 10,
+};
 
 /** A small allocator configuration (fast to compile and run). */
 export function smallCfg(overrides: Partial<AllocNetConfig> = {}): AllocNetConfig {

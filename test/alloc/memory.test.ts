@@ -3,20 +3,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { allocWindowBatch } from "../../src/buffer/replay.js";
 import { resolveConfig } from "../../src/config/resolve.js";
-import type { EnvInfo } from "../../src/envs/types.js";
 import { AlmaAllocator } from "../../src/learners/alloc.js";
 import { trackLiveBuffers } from "../../src/nn/engine.js";
 import { allocActingBatch } from "../../src/runners/acting.js";
-import { randomStates } from "./helpers.js";
+import { randomStates, smallInfo } from "./helpers.js";
 
-const info: EnvInfo = {
-  nAgents: 3,
-  nEntities: 7,
-  nTasks: 4,
-  entityShape: 5,
-  nActions: 2,
-  episodeLimit: 10,
-};
+const info = smallInfo;
 
 describe("allocator memory", () => {
   it("decide, train, target updates and checkpoint loads leak no device buffers", async () => {

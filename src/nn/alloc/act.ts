@@ -41,7 +41,7 @@ import { attendQKVKeep, type SplitAttention, splitInProjection } from "./attend.
 import type { AllocNetConfig } from "./config.js";
 import { type CriticParams, criticCore } from "./critic.js";
 import type { PolicyParams } from "./policy.js";
-import { baseLogits, MASKED_LOGIT } from "./policy.js";
+import { baseLogits, MASKED_LOGIT, selectRows } from "./policy.js";
 import type { AllocParams } from "./train.js";
 
 /** Whether `cfg` has the acting fast path (the paper's policy variant, spec §8.2 defaults). */
@@ -495,13 +495,9 @@ export function actPropose(
       .mul(row(active.ref, i)); // [S, P, Nt]
     if (i < Na - 1) {
       // te[k*] = task_emb[k*] + Σ_{i'<i} [k*_{i'} = k*]·upd_{i'}
-      let teSel: Arr | null = null;
-      for (let k = 0; k < Nt; k++) {
-        const t = oh.ref.slice([], [], [k, k + 1]).mul(taskEmb.ref.slice([], [k, k + 1]));
-        teSel = teSel ? teSel.add(t) : t;
-      }
-      for (let j = 0; j < i; j++) teSel = teSel!.add(dotNt(ohs[j], oh).mul(upds[j].ref)); // [S, P, E]
-      const upd = linear(barrier(relu(teSel!)), { w: wTop.ref }).add(row(aBot.ref, i)); // [S, P, E]
+      let teSel = selectRows(oh.ref, taskEmb.ref);
+      for (let j = 0; j < i; j++) teSel = teSel.add(dotNt(ohs[j], oh).mul(upds[j].ref)); // [S, P, E]
+      const upd = linear(barrier(relu(teSel)), { w: wTop.ref }).add(row(aBot.ref, i)); // [S, P, E]
       const d = lax.dot(upd.ref, agentEmb.ref, {
         lhsContractingDims: [2],
         rhsContractingDims: [2],
