@@ -173,8 +173,13 @@ program
 
 program
   .command("eval")
-  .description("evaluate the latest checkpoint of a run greedily")
+  .description("evaluate a checkpoint of a run greedily (the latest unless --checkpoint)")
   .requiredOption("--run <dir>", "run directory")
+  .option(
+    "--checkpoint <which>",
+    "latest, best (highest greedy test success, then return) or a checkpoint's t_env",
+    "latest",
+  )
   .option("--episodes <n>", "greedy test episodes", parseIntFlag(1), 160)
   .option(
     "--record <n>",
@@ -198,6 +203,7 @@ program
       episodes: o.episodes,
       json: o.json,
       record: o.record,
+      checkpoint: o.checkpoint,
       actorsFrom: o.actorsFrom,
       seed: o.seed,
       set: o.set,

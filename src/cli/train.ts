@@ -9,7 +9,12 @@ import type { AlmaConfig } from "../config/schema.js";
 import { makeEnv } from "../envs/registry.js";
 import { Rng } from "../envs/rng.js";
 import { createLearner } from "../learners/factory.js";
-import { checkpointDir, listCheckpoints, loadCheckpoint } from "../run/checkpoint.js";
+import {
+  checkpointDir,
+  listCheckpoints,
+  loadCheckpoint,
+  selectCheckpoint,
+} from "../run/checkpoint.js";
 import { ReplayRecorder, writeReplay } from "../run/replay.js";
 import { envOptionsFor, makeAllocatorFor, successKey, summarise, train } from "../run/train.js";
 import { type EpisodeSummary, ParallelRunner } from "../runners/runner.js";
@@ -75,6 +80,8 @@ export interface EvalCliOptions {
   episodes: number;
   json: boolean;
   record: number;
+  /** Which checkpoint: `latest` (default), `best` (by greedy test success, §15.3) or a t_env. */
+  checkpoint?: string;
   actorsFrom?: string;
   seed?: number;
   /** Config overrides for evaluation only (e.g. `env.battle.spreadArmies=false`). */
@@ -91,7 +98,10 @@ export interface EvalEpisode {
   stats: Record<string, number>;
 }
 
-/** Greedy evaluation of a run's latest checkpoint (spec §15.3), optionally recording replays. */
+/**
+ * Greedy evaluation of one of a run's checkpoints (latest by default; spec §15.3), optionally
+ * recording replays.
+ */
 export async function evalCommand(o: EvalCliOptions): Promise<Record<string, number>> {
   const configPath = join(o.run, "config.json");
   if (!existsSync(configPath)) throw new Error(`${o.run} is not a run directory (no config.json)`);
@@ -99,9 +109,11 @@ export async function evalCommand(o: EvalCliOptions): Promise<Record<string, num
     configFromJSON(readFileSync(configPath, "utf8"), configPath),
     o.set ?? [],
   );
-  const all = listCheckpoints(o.run);
-  if (all.length === 0) throw new Error(`${o.run} has no checkpoint to evaluate`);
-  const ck = loadCheckpoint(checkpointDir(o.run, all[all.length - 1]));
+  if (listCheckpoints(o.run).length === 0)
+    throw new Error(`${o.run} has no checkpoint to evaluate`);
+  const ck = loadCheckpoint(
+    checkpointDir(o.run, selectCheckpoint(o.run, o.checkpoint ?? "latest")),
+  );
   const seed = o.seed ?? config.seed + 100_003;
   const envs = Array.from({ length: config.run.batchSizeRun }, (_, k) =>
     makeEnv(config.env.name, {

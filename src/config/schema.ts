@@ -200,6 +200,13 @@ const RunSchema = z.strictObject({
   saveModel: z.boolean().default(true),
   /** Env steps between checkpoints (§18.1 `save_model_interval`). */
   saveModelInterval: posInt().default(5000),
+  /**
+   * Env steps between model snapshots: only the newest two checkpoints keep their replay buffer;
+   * of the older ones the first of every `modelSnapshotInterval` env steps is kept without it
+   * (networks, optimiser, counters), for `alma eval --checkpoint T|best`. 0 keeps none. The
+   * reference keeps every saved model (§15.4); this bounds the disk of a long run.
+   */
+  modelSnapshotInterval: nonNegInt().default(100_000),
 });
 
 /** Replay buffer and sampling (spec §10, §18.1). */

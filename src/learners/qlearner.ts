@@ -495,6 +495,15 @@ export class QLearner implements Learner {
       "train_metrics/target_mean": targetMean,
     };
     if (this.cfg.imagine) out["losses/im_loss"] = imLoss;
+    if (this.cfg.popart) {
+      // Pop-Art statistics of the TD targets (§13): the losses above are in their units.
+      const [mean, variance] = await Promise.all([
+        readScalar(this.state.popart.mean.ref),
+        readScalar(this.state.popart.var.ref),
+      ]);
+      out["train_metrics/popart_mean"] = mean;
+      out["train_metrics/popart_std"] = Math.sqrt(variance);
+    }
     if (m.copaViLoss && m.copaEntropyLoss) {
       const [vi, ent] = await Promise.all([
         readScalar(m.copaViLoss),

@@ -22,6 +22,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { readMetrics } from "./metrics.js";
 
 export const CHECKPOINT_FORMAT = "alma-ts-checkpoint";
 export const CHECKPOINT_VERSION = 1;
@@ -172,14 +173,27 @@ export function saveCheckpoint(runDir: string, tEnv: number, contents: Checkpoin
   return final;
 }
 
-/** All complete checkpoints of a run, oldest first, as `t_env` values. */
-export function listCheckpoints(runDir: string): number[] {
+/**
+ * Complete checkpoints of a run, oldest first, as `t_env` values: all of them, or only the
+ * resumable ones (`"resumable"`: not thinned to a model snapshot by `pruneCheckpoints`).
+ */
+export function listCheckpoints(runDir: string, which: "all" | "resumable" = "all"): number[] {
   const dir = join(runDir, "checkpoints");
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((name) => /^\d{12}$/.test(name) && existsSync(join(dir, name, "state.json")))
     .map(Number)
+    .filter((t) => which === "all" || !isSnapshot(checkpointDir(runDir, t)))
     .sort((a, b) => a - b);
+}
+
+/** Whether the checkpoint directory was thinned to a model snapshot (no replay buffer). */
+function isSnapshot(path: string): boolean {
+  try {
+    return JSON.parse(readFileSync(join(path, "state.json"), "utf8"))["snapshot"] === true;
+  } catch {
+    return false; // a damaged state.json is reported by loadCheckpoint, not hidden here
+  }
 }
 
 /** Load and validate the checkpoint at `path` (a checkpoint directory). */
@@ -223,17 +237,87 @@ export function loadCheckpoint(path: string): CheckpointContents & { tEnv: numbe
   return { state, tensors, blobs, tEnv };
 }
 
-/** Load the newest checkpoint of a run. */
+/** Load the newest resumable checkpoint of a run (model snapshots cannot be resumed). */
 export function loadLatestCheckpoint(runDir: string): CheckpointContents & { tEnv: number } {
-  const all = listCheckpoints(runDir);
-  if (all.length === 0)
-    throw new CheckpointError(join(runDir, "checkpoints"), "no complete checkpoint found");
+  const all = listCheckpoints(runDir, "resumable");
+  if (all.length === 0) {
+    const snapshots = listCheckpoints(runDir).length;
+    throw new CheckpointError(
+      join(runDir, "checkpoints"),
+      snapshots > 0
+        ? `only model snapshots (${snapshots}), which hold no replay buffer: nothing to resume from`
+        : "no complete checkpoint found",
+    );
+  }
   return loadCheckpoint(checkpointDir(runDir, all[all.length - 1]));
 }
 
-/** Keep only the newest `keep` checkpoints. */
-export function pruneCheckpoints(runDir: string, keep: number): void {
+/**
+ * Retire superseded checkpoints. The newest `keepFull` stay whole (resumable, replay buffer
+ * included). Of the older ones, with `snapshotInterval` > 0, the first checkpoint of every
+ * `snapshotInterval` env steps (its ⌊t_env / interval⌋ above the previous checkpoint's) is kept as
+ * a model snapshot: networks, optimiser and counters, without the blobs (`alma eval --checkpoint`).
+ * The rest are deleted. The reference keeps every saved model (spec §15.4); the interval bounds the
+ * disk a long run takes (a full checkpoint is mostly its replay buffer).
+ */
+export function pruneCheckpoints(runDir: string, keepFull: number, snapshotInterval = 0): void {
   const all = listCheckpoints(runDir);
-  for (const t of all.slice(0, Math.max(0, all.length - keep)))
-    rmSync(checkpointDir(runDir, t), { recursive: true, force: true });
+  const older = all.slice(0, Math.max(0, all.length - keepFull));
+  const bucket = (t: number) => Math.floor(t / snapshotInterval);
+  older.forEach((t, i) => {
+    const path = checkpointDir(runDir, t);
+    if (snapshotInterval > 0 && (i === 0 || bucket(t) > bucket(older[i - 1]))) thinCheckpoint(path);
+    else rmSync(path, { recursive: true, force: true });
+  });
+}
+
+/**
+ * Drop a checkpoint's blobs, keeping it loadable as a model snapshot. The new state.json is
+ * renamed into place before any blob goes, so an interruption leaves a consistent checkpoint.
+ */
+function thinCheckpoint(path: string): void {
+  const statePath = join(path, "state.json");
+  const state = JSON.parse(readFileSync(statePath, "utf8")) as Record<string, unknown>;
+  if (state["snapshot"] === true) return;
+  const blobs = Array.isArray(state["blobs"]) ? (state["blobs"] as unknown[]).map(String) : [];
+  const tmp = `${statePath}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify({ ...state, blobs: [], snapshot: true }, null, 1)}\n`);
+  renameSync(tmp, statePath);
+  for (const name of blobs) rmSync(join(path, `${name}.bin`), { force: true });
+}
+
+/**
+ * The checkpoint `which` names, as its t_env: `"latest"`; `"best"`, the one whose greedy test
+ * (the test phase logged at its t_env, or the last one before it) had the highest `test/success`,
+ * ties broken by `test/return`, then by the earlier checkpoint (the reference's best model, spec
+ * §15.3); or a t_env that has a checkpoint.
+ */
+export function selectCheckpoint(runDir: string, which: string): number {
+  const all = listCheckpoints(runDir);
+  if (all.length === 0) throw new Error(`${runDir} has no checkpoint`);
+  if (which === "latest") return all[all.length - 1];
+  if (which === "best") {
+    const tests = readMetrics(join(runDir, "metrics.jsonl")).filter(
+      (r) => typeof r["test/success"] === "number" && typeof r["test/return"] === "number",
+    );
+    let best: { t: number; success: number; ret: number } | null = null;
+    for (const t of all) {
+      const test = tests.filter((r) => r.t_env <= t).at(-1);
+      if (!test) continue;
+      const success = test["test/success"] as number;
+      const ret = test["test/return"] as number;
+      if (!best || success > best.success || (success === best.success && ret > best.ret))
+        best = { t, success, ret };
+    }
+    if (!best)
+      throw new Error(`${runDir}: no greedy test precedes any checkpoint, cannot pick the best`);
+    return best.t;
+  }
+  const t = Number(which);
+  if (!/^\d+$/.test(which) || !all.includes(t)) {
+    throw new Error(
+      `--checkpoint '${which}': expected latest, best or one of the run's checkpoints (t_env ${all.join(", ")})`,
+    );
+  }
+  return t;
 }

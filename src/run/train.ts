@@ -371,7 +371,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       tensors,
       blobs: { replay: serializeReplayBuffer(parts.buffer) },
     });
-    pruneCheckpoints(outDir, opts.keepCheckpoints ?? 2);
+    pruneCheckpoints(outDir, opts.keepCheckpoints ?? 2, config.run.modelSnapshotInterval);
     writeMetricsCsv(outDir); // the same log as a spreadsheet-friendly table
     c.modelSaveTime = c.tEnv;
   };

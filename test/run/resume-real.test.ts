@@ -8,8 +8,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { it } from "node:test";
+import { evalCommand } from "../../src/cli/train.js";
 import { resolveConfig } from "../../src/config/resolve.js";
 import { createLearner } from "../../src/learners/factory.js";
+import { listCheckpoints } from "../../src/run/checkpoint.js";
 import { readMetrics } from "../../src/run/metrics.js";
 import { train } from "../../src/run/train.js";
 
@@ -27,6 +29,7 @@ const config = (method: string) =>
       "run.runnerLogInterval=400",
       "run.learnerLogInterval=400",
       "run.saveModelInterval=800",
+      "run.modelSnapshotInterval=800",
       "run.trainingIters=2",
       "buffer.batchSize=4",
       "buffer.maxTrajLen=16",
@@ -73,6 +76,25 @@ for (const method of ["heuristic", "alma"]) {
           "the allocator trained",
         );
       assert.deepEqual(rb, ra);
+      assert.ok(
+        ra.some((r) => Number(r["train_metrics/popart_std"]) > 0),
+        "Pop-Art statistics are logged",
+      );
+      if (method === "heuristic") {
+        // An older checkpoint survives as a model snapshot and can be evaluated (§15.3, §15.4).
+        const resumable = listCheckpoints(a, "resumable");
+        const snapshot = listCheckpoints(a).find((t) => !resumable.includes(t));
+        assert.ok(snapshot !== undefined, "a model snapshot was kept");
+        const res = await evalCommand({
+          run: a,
+          checkpoint: String(snapshot),
+          episodes: 8,
+          json: true,
+          record: 0,
+        });
+        assert.equal(res.t_env, snapshot);
+        assert.equal(res["eval_env_metrics/episodes"], 8);
+      }
     } finally {
       rmSync(a, { recursive: true, force: true });
       rmSync(b, { recursive: true, force: true });

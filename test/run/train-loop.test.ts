@@ -59,6 +59,7 @@ const small = (steps: number) =>
       "run.runnerLogInterval=500",
       "run.learnerLogInterval=500",
       "run.saveModelInterval=1500",
+      "run.modelSnapshotInterval=3000",
       "buffer.batchSize=8",
       "run.trainingIters=2",
     ],
@@ -94,9 +95,14 @@ describe("training loop (§15.1)", () => {
         learnerA.steps > 0 && learnerA.steps % 2 === 0,
         "training_iters gradient steps per collection",
       );
-      assert.ok(
-        listCheckpoints(dirA).length >= 1 && listCheckpoints(dirA).length <= 2,
-        "older checkpoints pruned",
+      const resumable = listCheckpoints(dirA, "resumable");
+      assert.ok(resumable.length >= 1 && resumable.length <= 2, "older checkpoints pruned");
+      const snapshots = listCheckpoints(dirA).filter((t) => !resumable.includes(t));
+      assert.ok(snapshots.length >= 1, "the first checkpoint stays as a model snapshot");
+      assert.deepEqual(
+        snapshots.map((t) => Math.floor(t / 3000)),
+        [...new Set(snapshots.map((t) => Math.floor(t / 3000)))],
+        "one model snapshot per modelSnapshotInterval",
       );
       await assert.rejects(
         train({
