@@ -54,7 +54,7 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
 }
 
 export async function resumeCommand(runDir: string): Promise<void> {
-  const ck = listCheckpoints(runDir);
+  const ck = listCheckpoints(runDir, "resumable");
   process.stderr.write(
     `alma resume: ${runDir} from t_env ${ck.at(-1)?.toLocaleString("en-US") ?? "?"}\n`,
   );
@@ -109,8 +109,6 @@ export async function evalCommand(o: EvalCliOptions): Promise<Record<string, num
     configFromJSON(readFileSync(configPath, "utf8"), configPath),
     o.set ?? [],
   );
-  if (listCheckpoints(o.run).length === 0)
-    throw new Error(`${o.run} has no checkpoint to evaluate`);
   const ck = loadCheckpoint(
     checkpointDir(o.run, selectCheckpoint(o.run, o.checkpoint ?? "latest")),
   );

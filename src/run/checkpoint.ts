@@ -22,6 +22,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomic } from "../util/fs.js";
 import { readMetrics } from "./metrics.js";
 
 export const CHECKPOINT_FORMAT = "alma-ts-checkpoint";
@@ -280,9 +281,10 @@ function thinCheckpoint(path: string): void {
   const state = JSON.parse(readFileSync(statePath, "utf8")) as Record<string, unknown>;
   if (state["snapshot"] === true) return;
   const blobs = Array.isArray(state["blobs"]) ? (state["blobs"] as unknown[]).map(String) : [];
-  const tmp = `${statePath}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify({ ...state, blobs: [], snapshot: true }, null, 1)}\n`);
-  renameSync(tmp, statePath);
+  writeFileAtomic(
+    statePath,
+    `${JSON.stringify({ ...state, blobs: [], snapshot: true }, null, 1)}\n`,
+  );
   for (const name of blobs) rmSync(join(path, `${name}.bin`), { force: true });
 }
 
