@@ -17,6 +17,7 @@ import { type CoachParams, type CopaInputs, coachForward } from "../nn/copa.js";
 import { type Arr, jit, materialize, np, random, readScalar, tree } from "../nn/engine.js";
 import { roundUp4, splitKey } from "../nn/layers.js";
 import {
+  batchUtilities,
   defaultLowLevelConfig,
   initLowLevelState,
   type LowLevelConfig,
@@ -513,6 +514,17 @@ export class QLearner implements Learner {
       out["losses/copa_entropy_loss"] = ent;
     }
     return out;
+  }
+
+  /**
+   * The training pass's live utilities `[B, T, Na, A]` on a replay batch (see `batchUtilities`):
+   * what the learner believes about each stored row. Diagnostics only; uses a fixed key so that
+   * the learner's own random stream is untouched.
+   */
+  trainingUtilities(batch: WindowBatch): Float32Array {
+    const arrays = lowLevelBatchToArrays({ ...batch, maxSeqLength: batch.seqLen }, this.info);
+    const u = batchUtilities(tree.ref(this.state.params.agent), arrays, random.key(0), this.cfg);
+    return readActing(u);
   }
 
   async saveTensors(): Promise<Record<string, NamedTensor>> {

@@ -1193,6 +1193,25 @@ function liveUtilities(agent: AgentParams, P: Prepared, key: Arr, cfg: LowLevelC
   );
 }
 
+/**
+ * The live agent network's utilities `[B,T1,Na,A]` on every row of a batch, with each row's
+ * stored allocation and the previous row's action, exactly as the training pass computes them
+ * (spec §11.2 step 1). For diagnostics, and for the test that acting sees what training sees.
+ * Not for COPA (its utilities need the coach's strategies). Consumes `batch` and `key`.
+ */
+export function batchUtilities(
+  agent: AgentParams,
+  batch: LowLevelArrays,
+  key: Arr,
+  cfg: LowLevelConfig,
+): Arr {
+  if (cfg.copa) throw new Error("batchUtilities: not available with COPA");
+  const P = prepare(batch, cfg);
+  const U = liveUtilities(agent, P, key, cfg);
+  disposePrepared(P);
+  return U;
+}
+
 type MetricSums = Omit<LowLevelMetrics, "gradNorm">;
 
 /**
