@@ -197,8 +197,14 @@ program
   )
   .option("--json", "print one JSON object", false)
   .option("--episodes-out <file>", "write one JSON line per episode ({return, length, stats})")
+  .option(
+    "--trace <rows>",
+    "print the first environment's first rows: its frame and every agent's utilities (best first, * = chosen)",
+    parseIntFlag(1),
+  )
   .action(async (o) => {
     await evalCommand({
+      trace: o.trace,
       run: o.run,
       episodes: o.episodes,
       json: o.json,

@@ -16,6 +16,7 @@ import {
   selectCheckpoint,
 } from "../run/checkpoint.js";
 import { ReplayRecorder, writeReplay } from "../run/replay.js";
+import { UtilityTrace } from "../run/trace.js";
 import { envOptionsFor, makeAllocatorFor, successKey, summarise, train } from "../run/train.js";
 import { type EpisodeSummary, ParallelRunner } from "../runners/runner.js";
 import { writeFileAtomic } from "../util/fs.js";
@@ -88,6 +89,8 @@ export interface EvalCliOptions {
   set?: string[];
   /** Write one JSON line per episode, `{return, length, stats}`, to this file (JSONL). */
   episodesOut?: string;
+  /** Print the first environment's first N rows with every agent's utilities (stderr with --json). */
+  trace?: number;
 }
 
 /** One line of `alma eval --episodes-out`: an evaluated episode. */
@@ -131,6 +134,8 @@ export async function evalCommand(o: EvalCliOptions): Promise<Record<string, num
     );
   }
   const allocator = makeAllocatorFor(config, learner, new Rng(seed + 1), envs[0].info.nTasks);
+  const out = (text: string) => (o.json ? process.stderr : process.stdout).write(text);
+  const trace = o.trace ? new UtilityTrace(learner, envs[0], o.trace, out) : null;
   const runner = new ParallelRunner(
     {
       envs,
@@ -139,7 +144,7 @@ export async function evalCommand(o: EvalCliOptions): Promise<Record<string, num
       maskSubtaskActions: config.exploration.maskSubtaskActions,
       seed,
     },
-    learner,
+    trace ?? learner,
   );
   const recorder =
     o.record > 0
@@ -153,6 +158,7 @@ export async function evalCommand(o: EvalCliOptions): Promise<Record<string, num
       tEnv: ck.tEnv,
       epsilon: 0,
       onTransition: recorder?.onTransition,
+      onStep: trace?.onStep,
     });
     summaries.push(...res.summaries);
   }
