@@ -7,8 +7,7 @@ import { it } from "node:test";
 import { makeEnv } from "../../src/envs/registry.js";
 import { ReplayRecorder, readReplay, writeReplay } from "../../src/run/replay.js";
 import type { ActingBatch } from "../../src/runners/acting.js";
-import { HeuristicAllocator } from "../../src/runners/allocators.js";
-import { ParallelRunner } from "../../src/runners/runner.js";
+import { heuristicRunner } from "../runners/helpers.js";
 
 const zeros = {
   utilities: (b: ActingBatch) => new Float32Array(b.size * b.info.nAgents * b.info.nActions),
@@ -16,16 +15,7 @@ const zeros = {
 
 it("records one frame per step with allocation, decisions and stats; files round-trip", async () => {
   const envs = [0, 1, 2].map((k) => makeEnv("savethecity", { seed: 40 + k }));
-  const runner = new ParallelRunner(
-    {
-      envs,
-      allocator: new HeuristicAllocator(),
-      actionLength: 5,
-      maskSubtaskActions: false,
-      seed: 1,
-    },
-    zeros,
-  );
+  const runner = heuristicRunner(envs, zeros);
   const rec = new ReplayRecorder(2, "test");
   const res = await runner.run({
     testMode: true,

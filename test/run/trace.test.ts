@@ -3,8 +3,7 @@ import { it } from "node:test";
 import { makeEnv } from "../../src/envs/registry.js";
 import { UtilityTrace } from "../../src/run/trace.js";
 import type { ActingBatch } from "../../src/runners/acting.js";
-import { HeuristicAllocator } from "../../src/runners/allocators.js";
-import { ParallelRunner } from "../../src/runners/runner.js";
+import { heuristicRunner } from "../runners/helpers.js";
 
 it("alma eval --trace: first env's first rows, available actions best first, the chosen one marked", async () => {
   const envs = [0, 1].map((k) => makeEnv("savethecity", { scenario: "2-5a_2-5b", seed: 3 + k }));
@@ -19,16 +18,7 @@ it("alma eval --trace: first env's first rows, available actions best first, the
   };
   const written: string[] = [];
   const trace = new UtilityTrace(policy, envs[0], 3, (t) => written.push(t));
-  const runner = new ParallelRunner(
-    {
-      envs,
-      allocator: new HeuristicAllocator(),
-      actionLength: 5,
-      maskSubtaskActions: false,
-      seed: 1,
-    },
-    trace,
-  );
+  const runner = heuristicRunner(envs, trace);
   await runner.run({ testMode: true, tEnv: 0, epsilon: 0, onStep: trace.onStep });
   assert.equal(written.length, 3);
   assert.match(written[0], /^-- row 0 \(env time 0\)\n/);

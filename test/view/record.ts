@@ -8,8 +8,7 @@ import { join } from "node:path";
 import { makeEnv } from "../../src/envs/registry.js";
 import { type Replay, ReplayRecorder, writeReplay } from "../../src/run/replay.js";
 import type { ActingBatch } from "../../src/runners/acting.js";
-import { HeuristicAllocator } from "../../src/runners/allocators.js";
-import { ParallelRunner } from "../../src/runners/runner.js";
+import { heuristicRunner } from "../runners/helpers.js";
 
 /** All-zero utilities: greedy actions without a network, enough to move the episode along. */
 const zeros = {
@@ -35,16 +34,7 @@ export async function recordSampleRun(
   const envs = Array.from({ length: episodes }, (_, k) =>
     makeEnv(env, { seed: seed + k, scenario: opts.scenario, extra: opts.extra }),
   );
-  const runner = new ParallelRunner(
-    {
-      envs,
-      allocator: new HeuristicAllocator(),
-      actionLength: 5,
-      maskSubtaskActions: false,
-      seed: 1,
-    },
-    zeros,
-  );
+  const runner = heuristicRunner(envs, zeros);
   const rec = new ReplayRecorder(episodes, `${env} sample`);
   await runner.run({ testMode: true, tEnv: 0, epsilon: 0, onTransition: rec.onTransition });
   const dir = join(runDir, "replays");

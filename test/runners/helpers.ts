@@ -1,0 +1,19 @@
+/** Shared runner set-up of the tests that play real episodes without a learner. */
+import type { CompositeEnv } from "../../src/envs/types.js";
+import type { UtilityFunction } from "../../src/runners/acting.js";
+import { HeuristicAllocator } from "../../src/runners/allocators.js";
+import { ParallelRunner } from "../../src/runners/runner.js";
+
+/** A runner over `envs` with the environments' heuristic allocation (decisions every 5 steps). */
+export function heuristicRunner(envs: CompositeEnv[], policy: UtilityFunction): ParallelRunner {
+  return new ParallelRunner(
+    {
+      envs,
+      allocator: new HeuristicAllocator(),
+      actionLength: 5,
+      maskSubtaskActions: false,
+      seed: 1,
+    },
+    policy,
+  );
+}
