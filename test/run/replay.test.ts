@@ -6,16 +6,11 @@ import { join } from "node:path";
 import { it } from "node:test";
 import { makeEnv } from "../../src/envs/registry.js";
 import { ReplayRecorder, readReplay, writeReplay } from "../../src/run/replay.js";
-import type { ActingBatch } from "../../src/runners/acting.js";
-import { heuristicRunner } from "../runners/helpers.js";
-
-const zeros = {
-  utilities: (b: ActingBatch) => new Float32Array(b.size * b.info.nAgents * b.info.nActions),
-};
+import { heuristicRunner, zeroUtilities } from "../runners/helpers.js";
 
 it("records one frame per step with allocation, decisions and stats; files round-trip", async () => {
   const envs = [0, 1, 2].map((k) => makeEnv("savethecity", { seed: 40 + k }));
-  const runner = heuristicRunner(envs, zeros);
+  const runner = heuristicRunner(envs, zeroUtilities);
   const rec = new ReplayRecorder(2, "test");
   const res = await runner.run({
     testMode: true,

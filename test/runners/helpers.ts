@@ -1,6 +1,6 @@
 /** Shared runner set-up of the tests that play real episodes without a learner. */
 import type { CompositeEnv } from "../../src/envs/types.js";
-import type { UtilityFunction } from "../../src/runners/acting.js";
+import type { ActingBatch, UtilityFunction } from "../../src/runners/acting.js";
 import { HeuristicAllocator } from "../../src/runners/allocators.js";
 import { ParallelRunner } from "../../src/runners/runner.js";
 
@@ -17,3 +17,8 @@ export function heuristicRunner(envs: CompositeEnv[], policy: UtilityFunction): 
     policy,
   );
 }
+
+/** All-zero utilities: greedy actions without a network, enough to move an episode along. */
+export const zeroUtilities: UtilityFunction = {
+  utilities: (b: ActingBatch) => new Float32Array(b.size * b.info.nAgents * b.info.nActions),
+};

@@ -7,13 +7,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { makeEnv } from "../../src/envs/registry.js";
 import { type Replay, ReplayRecorder, writeReplay } from "../../src/run/replay.js";
-import type { ActingBatch } from "../../src/runners/acting.js";
-import { heuristicRunner } from "../runners/helpers.js";
-
-/** All-zero utilities: greedy actions without a network, enough to move the episode along. */
-const zeros = {
-  utilities: (b: ActingBatch) => new Float32Array(b.size * b.info.nAgents * b.info.nActions),
-};
+import { heuristicRunner, zeroUtilities } from "../runners/helpers.js";
 
 export interface SampleRunOptions {
   env?: "savethecity" | "battle";
@@ -34,7 +28,7 @@ export async function recordSampleRun(
   const envs = Array.from({ length: episodes }, (_, k) =>
     makeEnv(env, { seed: seed + k, scenario: opts.scenario, extra: opts.extra }),
   );
-  const runner = heuristicRunner(envs, zeros);
+  const runner = heuristicRunner(envs, zeroUtilities);
   const rec = new ReplayRecorder(episodes, `${env} sample`);
   await runner.run({ testMode: true, tEnv: 0, epsilon: 0, onTransition: rec.onTransition });
   const dir = join(runDir, "replays");
