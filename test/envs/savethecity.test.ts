@@ -60,6 +60,8 @@ const close = (a: number, b: number, eps = 1e-12) =>
 describe("SaveTheCity scenario families (§2.3)", () => {
   const table: [string, number, number, number, number, number][] = [
     // name, #teams, max agents, n_entities, n_tasks, max_reward
+    ["2a_2b", 3, 2, 5, 3, 38],
+    ["3a_3b", 1, 3, 7, 4, 44],
     ["2-5a_2-5b", 13, 5, 11, 6, 56],
     ["2-8a_2-8b", 59, 8, 17, 9, 74],
     ["2-10a_2-10b", 123, 10, 21, 11, 86],
@@ -173,7 +175,7 @@ describe("SaveTheCity scenario families (§2.3)", () => {
       /unknown SaveTheCity scenario 'nope'.*2-5a_2-5b/,
     );
     assert.throws(() => makeEnv("savethecity", { scenario: "nope" }), /unknown scenario 'nope'/);
-    assert.equal(SCENARIO_NAMES.length, 13);
+    assert.equal(SCENARIO_NAMES.length, 15); // 13 of the original + 2a_2b, 3a_3b
   });
 });
 

@@ -194,6 +194,10 @@ function infiniteFamily(): ScenarioFamily {
 }
 
 const GENERATED: Record<string, [number, number]> = {
+  // Not in the paper: small families of the same construction, for quick experiments and for
+  // checking that a learner learns before spending hours on `2-5a_2-5b` (teams BF, BG, FG; and BFG).
+  "2a_2b": [2, 2],
+  "3a_3b": [3, 3],
   "2-5a_2-5b": [2, 5],
   "2-8a_2-8b": [2, 8],
   "2-10a_2-10b": [2, 10],
