@@ -48,8 +48,12 @@ export class UtilityTrace implements UtilityFunction {
       avail.sort((x, y) => q[i * A + y] - q[i * A + x]);
       const k = batch.allocation[i];
       const chosen = actions[i];
+      // Codes other than 1 tie an action to a subtask (2 + k) or to an ally (1000 + j), §1.4.
+      const tie = (code: number) =>
+        code >= 1000 ? `[ally ${code - 1000}]` : code >= 2 ? `[subtask ${code - 2}]` : "";
       const parts = avail.map(
-        (a) => `${a === chosen ? "*" : ""}${name(a)} ${q[i * A + a].toFixed(2)}`,
+        (a) =>
+          `${a === chosen ? "*" : ""}${name(a)}${tie(batch.availActions[i * A + a])} ${q[i * A + a].toFixed(2)}`,
       );
       lines.push(`  agent ${i} [${k >= 0 ? `subtask ${k}` : "unallocated"}]: ${parts.join("  ")}`);
     }

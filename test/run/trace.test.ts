@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { makeEnv } from "../../src/envs/registry.js";
+import type { CompositeEnv } from "../../src/envs/types.js";
 import { UtilityTrace } from "../../src/run/trace.js";
 import type { ActingBatch } from "../../src/runners/acting.js";
 import { heuristicRunner } from "../runners/helpers.js";
@@ -38,4 +39,31 @@ it("alma eval --trace: first env's first rows, available actions best first, the
     assert.match(line, /\]: \*\S+ /);
     assert.equal((line.match(/\*/g) ?? []).length, 1);
   }
+});
+
+it("alma eval --trace names the subtask or ally an action is tied to (why a better one was not taken)", async () => {
+  const env = {
+    actionNames: ["stop", "attack", "heal"],
+    nActiveAgents: 1,
+    time: 4,
+    render: () => "frame",
+  } as unknown as CompositeEnv;
+  // Codes (§1.4): 1 free, 2 + k tied to subtask k, 1000 + j tied to ally j.
+  const batch = {
+    size: 1,
+    info: { nAgents: 1, nActions: 3 },
+    availActions: Int32Array.from([1, 2 + 2, 1000 + 1]),
+    allocation: Int32Array.from([0]),
+    active: Uint8Array.from([1]),
+  } as unknown as ActingBatch;
+  const written: string[] = [];
+  const trace = new UtilityTrace({ utilities: () => Float32Array.from([0, 5, 1]) }, env, 1, (t) =>
+    written.push(t),
+  );
+  await trace.utilities(batch);
+  trace.onStep(batch, Int32Array.from([2]));
+  assert.equal(
+    written[0],
+    "-- row 0 (env time 4)\nframe\n  agent 0 [subtask 0]: attack[subtask 2] 5.00  *heal[ally 1] 1.00  stop 0.00\n",
+  );
 });
