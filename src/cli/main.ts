@@ -167,8 +167,13 @@ program
   .command("resume")
   .description("continue a run from its latest checkpoint")
   .requiredOption("--run <dir>", "run directory")
+  .option(
+    "--steps <n>",
+    "lengthen the run to n env steps (above its t_max; schedules stay where they were)",
+    parseIntFlag(1),
+  )
   .action(async (o) => {
-    await resumeCommand(o.run);
+    await resumeCommand(o.run, o.steps);
   });
 
 program

@@ -54,12 +54,12 @@ export async function trainCommand(o: TrainCliOptions): Promise<void> {
   printFinal(outDir, config, result.lastTest);
 }
 
-export async function resumeCommand(runDir: string): Promise<void> {
+export async function resumeCommand(runDir: string, steps?: number): Promise<void> {
   const ck = listCheckpoints(runDir, "resumable");
   process.stderr.write(
-    `alma resume: ${runDir} from t_env ${ck.at(-1)?.toLocaleString("en-US") ?? "?"}\n`,
+    `alma resume: ${runDir} from t_env ${ck.at(-1)?.toLocaleString("en-US") ?? "?"}${steps === undefined ? "" : ` to ${steps.toLocaleString("en-US")} env steps`}\n`,
   );
-  const result = await train({ outDir: runDir, makeLearner: createLearner });
+  const result = await train({ outDir: runDir, makeLearner: createLearner, extendTo: steps });
   const config = configFromJSON(readFileSync(join(runDir, "config.json"), "utf8"));
   printFinal(runDir, config, result.lastTest);
 }

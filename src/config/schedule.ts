@@ -40,6 +40,35 @@ export function epsilonAt(config: AlmaConfig, tEnv: number): number {
   return Math.max(b, a - ((a - b) * tEnv) / T);
 }
 
+/**
+ * The configuration of a run lengthened to `newTMax` env steps (`alma resume --steps`), with every
+ * schedule unchanged in env steps: ε anneals over `epsilonAnnealTime` steps, which stays; the
+ * allocation schedules are fractions of t_max (§8.5), so their fractions are rescaled to end at
+ * the same step as before.
+ */
+export function withRunLength(config: AlmaConfig, newTMax: number): AlmaConfig {
+  const rescale = (s: string): string => {
+    const old = parseSchedule(s, config.run.tMax);
+    if (old === null) return s;
+    const p = parseScheduleString(s)!;
+    // +0.5 keeps int(fraction · t_max) at endT despite floating-point rounding.
+    const fraction = old.endT === 0 ? 0 : (old.endT + 0.5) / newTMax;
+    const out = `${p.start}-${p.finish}-${fraction}`;
+    if (parseSchedule(out, newTMax)?.endT !== old.endT)
+      throw new Error(`cannot rescale schedule "${s}" to t_max ${newTMax}`);
+    return out;
+  };
+  return {
+    ...config,
+    run: { ...config.run, tMax: newTMax },
+    hierAgent: {
+      ...config.hierAgent,
+      allocEps: rescale(config.hierAgent.allocEps),
+      propAllocEps: rescale(config.hierAgent.propAllocEps),
+    },
+  };
+}
+
 /** Per-agent random reassignment probability ε_r (§8.4, `hier_agent.alloc_eps`). */
 export function allocEpsAt(config: AlmaConfig, tEnv: number): number {
   return scheduleValue(parseSchedule(config.hierAgent.allocEps, config.run.tMax), tEnv);

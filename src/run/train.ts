@@ -14,7 +14,7 @@ import { recencyFilter } from "../buffer/recency.js";
 import { EpisodeReplayBuffer } from "../buffer/replay.js";
 import { deserializeReplayBuffer, serializeReplayBuffer } from "../buffer/serialize.js";
 import { configFromJSON, configToJSON } from "../config/resolve.js";
-import { epsilonAt } from "../config/schedule.js";
+import { epsilonAt, withRunLength } from "../config/schedule.js";
 import type { AlmaConfig } from "../config/schema.js";
 import { makeEnv } from "../envs/registry.js";
 import { Rng } from "../envs/rng.js";
@@ -47,6 +47,11 @@ export interface TrainOptions {
   progress?: NodeJS.WriteStream | null;
   /** Stop (after a checkpoint) once this many env steps were collected in this invocation. */
   stopAfterSteps?: number;
+  /**
+   * Resume only: lengthen the run to this many env steps (above its `run.tMax`), keeping every
+   * schedule where it was in env steps (`withRunLength`); config.json is rewritten.
+   */
+  extendTo?: number;
 }
 
 export interface TrainResult {
@@ -292,7 +297,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (resuming) {
     if (!existsSync(configPath)) throw new Error(`cannot resume: ${configPath} does not exist`);
     config = configFromJSON(readFileSync(configPath, "utf8"), configPath);
+    if (opts.extendTo !== undefined) {
+      if (!Number.isInteger(opts.extendTo) || opts.extendTo <= config.run.tMax)
+        throw new Error(
+          `cannot extend ${outDir} to ${opts.extendTo} env steps: give an integer above the run's t_max (${config.run.tMax})`,
+        );
+      config = withRunLength(config, opts.extendTo);
+    }
   } else {
+    if (opts.extendTo !== undefined) throw new Error("extendTo applies only when resuming a run");
     config = opts.config!;
     if (existsSync(configPath) || listCheckpoints(outDir).length > 0) {
       throw new Error(
@@ -307,6 +320,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (!resuming) {
     // Written only once everything could be built, so a bad configuration leaves no half-run behind.
     mkdirSync(outDir, { recursive: true });
+    writeFileAtomic(configPath, configToJSON(config));
+  } else if (opts.extendTo !== undefined) {
     writeFileAtomic(configPath, configToJSON(config));
   }
   const parts = makeLoopParts(config, envs, learner);

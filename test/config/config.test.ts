@@ -22,6 +22,7 @@ import {
   resolveConfig,
   SPEC_KEY_ALIASES,
   scheduleValue,
+  withRunLength,
   withSets,
 } from "../../src/config/index.js";
 
@@ -449,6 +450,34 @@ describe("schedules (spec §5, §8.5)", () => {
     assert.equal(scheduleValue(parseSchedule("0.5-0.1-0", 1000), 0), 0.1);
     assert.throws(() => parseSchedule("1-2", 10), /bad schedule string/);
     assert.deepEqual(parseSchedule("1e-1-0-0.5", 100), { start: 0.1, finish: 0, endT: 50 });
+  });
+
+  it("lengthening a run (alma resume --steps) keeps every schedule where it was in env steps", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 20_000_000 }),
+        fc.integer({ min: 1, max: 50_000_000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (tMax, extra, fa, fp) => {
+          const c = resolveConfig({
+            method: "alma",
+            steps: tMax,
+            sets: [`hierAgent.allocEps=1-0-${fa}`, `hierAgent.propAllocEps=1-0.05-${fp}`],
+          });
+          const longer = withRunLength(c, tMax + extra);
+          assert.equal(longer.run.tMax, tMax + extra);
+          for (const t of [0, 1, tMax >> 1, tMax, tMax + extra]) {
+            assert.equal(allocEpsAt(longer, t), allocEpsAt(c, t));
+            assert.equal(propAllocEpsAt(longer, t), propAllocEpsAt(c, t));
+            assert.equal(epsilonAt(longer, t), epsilonAt(c, t));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    const off = resolveConfig({ method: "alma", steps: 1000, sets: ["hierAgent.propAllocEps="] });
+    assert.equal(withRunLength(off, 5000).hierAgent.propAllocEps, "");
   });
 
   it("low-level epsilon", () => {

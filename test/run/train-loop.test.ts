@@ -138,6 +138,27 @@ describe("training loop (§15.1)", () => {
         recs.map(strip),
         "metrics of the resumed run equal the uninterrupted run's",
       );
+
+      // Lengthening a finished run (`alma resume --steps`): it goes on to the new t_max.
+      await assert.rejects(
+        train({
+          outDir: dirA,
+          makeLearner: async () => new CountingLearner(),
+          progress: null,
+          extendTo: 4000,
+        }),
+        /integer above the run's t_max \(4000\)/,
+      );
+      const learnerA2 = new CountingLearner();
+      const longer = await train({
+        outDir: dirA,
+        makeLearner: async () => learnerA2,
+        progress: null,
+        extendTo: 6000,
+      });
+      assert.ok(longer.tEnv > 6000, `stopped at ${longer.tEnv}`);
+      assert.ok(learnerA2.steps > learnerA.steps, "training went on from the last checkpoint");
+      assert.equal(JSON.parse(readFileSync(join(dirA, "config.json"), "utf8")).run.tMax, 6000);
     } finally {
       rmSync(dirA, { recursive: true, force: true });
       rmSync(dirB, { recursive: true, force: true });
