@@ -207,9 +207,15 @@ program
     "print the first environment's first rows: its frame and every agent's utilities (best first, * = chosen)",
     parseIntFlag(1),
   )
+  .option(
+    "--diagnose",
+    "SaveTheCity: report what agents do with their allocation (stay/move/work on own or other building, moves towards it)",
+    false,
+  )
   .action(async (o) => {
     await evalCommand({
       trace: o.trace,
+      diagnose: o.diagnose,
       run: o.run,
       episodes: o.episodes,
       json: o.json,

@@ -15,9 +15,11 @@ import {
   loadCheckpoint,
   selectCheckpoint,
 } from "../run/checkpoint.js";
+import { SaveTheCityActionStats } from "../run/diagnose.js";
 import { ReplayRecorder, writeReplay } from "../run/replay.js";
 import { UtilityTrace } from "../run/trace.js";
 import { envOptionsFor, makeAllocatorFor, successKey, summarise, train } from "../run/train.js";
+import type { ActingBatch } from "../runners/acting.js";
 import { type EpisodeSummary, ParallelRunner } from "../runners/runner.js";
 import { writeFileAtomic } from "../util/fs.js";
 
@@ -91,6 +93,8 @@ export interface EvalCliOptions {
   episodesOut?: string;
   /** Print the first environment's first N rows with every agent's utilities (stderr with --json). */
   trace?: number;
+  /** SaveTheCity: what agents do with their allocation (`diag/*`, see src/run/diagnose.ts). */
+  diagnose?: boolean;
 }
 
 /** One line of `alma eval --episodes-out`: an evaluated episode. */
@@ -136,6 +140,14 @@ export async function evalCommand(o: EvalCliOptions): Promise<Record<string, num
   const allocator = makeAllocatorFor(config, learner, new Rng(seed + 1), envs[0].info.nTasks);
   const out = (text: string) => (o.json ? process.stderr : process.stdout).write(text);
   const trace = o.trace ? new UtilityTrace(learner, envs[0], o.trace, out) : null;
+  const diag = o.diagnose ? new SaveTheCityActionStats(envs) : null;
+  const onStep =
+    trace || diag
+      ? (b: ActingBatch, actions: Int32Array) => {
+          trace?.onStep(b, actions);
+          diag?.onStep(b, actions);
+        }
+      : undefined;
   const runner = new ParallelRunner(
     {
       envs,
@@ -158,7 +170,7 @@ export async function evalCommand(o: EvalCliOptions): Promise<Record<string, num
       tEnv: ck.tEnv,
       epsilon: 0,
       onTransition: recorder?.onTransition,
-      onStep: trace?.onStep,
+      onStep,
     });
     summaries.push(...res.summaries);
   }
@@ -175,6 +187,7 @@ export async function evalCommand(o: EvalCliOptions): Promise<Record<string, num
     t_env: ck.tEnv,
     "test/success": stats[`eval_env_metrics/${successKey(config.env.name)}_mean`],
     ...stats,
+    ...diag?.summary(),
   };
   if (recorder) {
     for (const [i, r] of recorder.done.entries()) {
@@ -189,6 +202,13 @@ export async function evalCommand(o: EvalCliOptions): Promise<Record<string, num
     process.stdout.write(
       `${o.run} @ t_env ${ck.tEnv.toLocaleString("en-US")}: ${stats["eval_env_metrics/episodes"]} greedy episodes, success ${(100 * result["test/success"]).toFixed(1)}%, return ${stats["eval_env_metrics/return_mean"].toFixed(2)} ± ${stats["eval_env_metrics/return_std"].toFixed(2)}\n`,
     );
+    if (diag) {
+      const d = diag.summary();
+      const pct = (k: string) => `${(100 * d[`diag/${k}`]).toFixed(1)}%`;
+      process.stdout.write(
+        `agent-steps: stay ${pct("stay")}, move ${pct("move")}, work on own building ${pct("interact_own")}, on another ${pct("interact_other")}, unallocated ${pct("interact_unallocated")}; moves towards the own building ${pct("moves_closer")}, away ${pct("moves_further")}\n`,
+      );
+    }
     if (recorder)
       process.stdout.write(
         `recorded ${recorder.done.length} replays under ${join(o.run, "replays")} (view with: alma view ${o.run})\n`,

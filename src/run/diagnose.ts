@@ -1,0 +1,91 @@
+/**
+ * `alma eval --diagnose` (SaveTheCity): what the greedy agents do with their allocation, as
+ * fractions over all agent-steps. The questions a poor SaveTheCity policy raises are whether
+ * agents walk to the building they are allocated to and whether they work on it or on another
+ * one: an agent masked to its subtask does not see the other buildings, yet SaveTheCity offers
+ * fight/build/freeze next to any building (no subtask action masking, spec algorithm.md §5).
+ *
+ * - `diag/stay`, `diag/move`: stay, and moves (1 or 2 cells);
+ * - `diag/interact_own`, `diag/interact_other`, `diag/interact_unallocated`: fight/build/freeze
+ *   on the agent's allocated building, on another one, or without an allocation;
+ * - `diag/moves_closer`, `diag/moves_further`: of the moves of allocated agents, those that
+ *   shorten / lengthen the Manhattan distance to the allocated building (a policy that ignores
+ *   the building scores about half each; the scripted policy ~1 / 0).
+ */
+import {
+  ACT_FIGHT,
+  ACT_STAY,
+  EPISODE_LIMIT,
+  MOVE_DX,
+  MOVE_DY,
+  SaveTheCity,
+} from "../envs/savethecity/index.js";
+import type { CompositeEnv } from "../envs/types.js";
+import type { ActingBatch } from "../runners/acting.js";
+
+export class SaveTheCityActionStats {
+  private stay = 0;
+  private move = 0;
+  private own = 0;
+  private other = 0;
+  private unallocated = 0;
+  private closer = 0;
+  private further = 0;
+  private allocatedMoves = 0;
+
+  constructor(private readonly envs: readonly CompositeEnv[]) {
+    if (!envs.every((e) => e instanceof SaveTheCity))
+      throw new Error("--diagnose is implemented for SaveTheCity only");
+  }
+
+  /** The runner's `onStep` hook: called with the actions chosen for every active row. */
+  readonly onStep = (batch: ActingBatch, actions: Int32Array): void => {
+    const { nAgents: na, nActions: A } = batch.info;
+    for (let e = 0; e < batch.size; e++) {
+      if (!batch.active[e]) continue;
+      const st = (this.envs[e] as SaveTheCity).getState();
+      // The row after the last step only carries the dummy action of §2.2: skip it.
+      const over =
+        st.time >= EPISODE_LIMIT || st.buildings.every((b) => b.health <= 0 || b.health >= 1);
+      if (over) continue;
+      st.agents.forEach((agent, i) => {
+        const a = actions[e * na + i];
+        const k = batch.allocation[e * na + i];
+        if (a === ACT_STAY) {
+          this.stay++;
+        } else if (a < ACT_FIGHT) {
+          this.move++;
+          const target = k >= 0 ? st.buildings[k] : undefined;
+          if (!target) return;
+          const d = (x: number, y: number) => Math.abs(target.x - x) + Math.abs(target.y - y);
+          const before = d(agent.x, agent.y);
+          const after = d(agent.x + MOVE_DX[a], agent.y + MOVE_DY[a]);
+          this.allocatedMoves++;
+          if (after < before) this.closer++;
+          else if (after > before) this.further++;
+        } else if (k < 0) {
+          this.unallocated++;
+        } else if (batch.availActions[(e * na + i) * A + a] - 2 === k) {
+          this.own++;
+        } else {
+          this.other++;
+        }
+      });
+    }
+  };
+
+  summary(): Record<string, number> {
+    const steps = this.stay + this.move + this.own + this.other + this.unallocated;
+    const of = (n: number, d: number) => (d > 0 ? n / d : Number.NaN);
+    return {
+      "diag/agent_steps": steps,
+      "diag/stay": of(this.stay, steps),
+      "diag/move": of(this.move, steps),
+      "diag/interact_own": of(this.own, steps),
+      "diag/interact_other": of(this.other, steps),
+      "diag/interact_unallocated": of(this.unallocated, steps),
+      "diag/moves_closer": of(this.closer, this.allocatedMoves),
+      "diag/moves_further": of(this.further, this.allocatedMoves),
+    };
+  }
+}
