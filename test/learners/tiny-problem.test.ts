@@ -7,8 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { EpisodeReplayBuffer } from "../../src/buffer/replay.js";
-import { resolveConfig } from "../../src/config/resolve.js";
 import { Rng } from "../../src/envs/rng.js";
 import {
   allocMasks,
@@ -18,9 +16,7 @@ import {
   type ResetOptions,
   type StepResult,
 } from "../../src/envs/types.js";
-import { QLearner } from "../../src/learners/qlearner.js";
-import { HeuristicAllocator } from "../../src/runners/allocators.js";
-import { ParallelRunner } from "../../src/runners/runner.js";
+import { trainTiny } from "./helpers.js";
 
 class CueEnv implements CompositeEnv {
   readonly name = "cue";
@@ -120,35 +116,14 @@ class CueEnv implements CompositeEnv {
 
 for (const method of ["aqmix", "heuristic"] as const) {
   it(`${method}: the real learner solves the cue problem in seconds`, async () => {
-    const config = resolveConfig({
+    const { learner, runner } = await trainTiny({
       method,
-      seed: 1,
-      // Small networks and a 10x learning rate: the paper's 5e-4 is tuned for millions of updates
-      // and does not reorder the greedy actions within the ~200 updates of this test.
-      sets: [
-        "agent.attnEmbedDim=16",
-        "agent.rnnHiddenDim=16",
-        "mixer.hypernetEmbed=16",
-        "mixer.mixingEmbedDim=8",
-        "learner.targetUpdateInterval=40",
-        "optim.lr=0.005",
-      ],
+      envs: Array.from({ length: 8 }, (_, k) => new CueEnv(100 + k)),
+      iterations: 60,
+      annealIterations: 30,
+      bufferCapacity: 400,
+      maxTrajLen: 8,
     });
-    const envs = Array.from({ length: 8 }, (_, k) => new CueEnv(100 + k));
-    const info = envs[0].info;
-    const learner = new QLearner(config, info);
-    const runner = new ParallelRunner(
-      {
-        envs,
-        allocator: method === "heuristic" ? new HeuristicAllocator() : null,
-        actionLength: 5,
-        maskSubtaskActions: false,
-        seed: 2,
-      },
-      learner,
-    );
-    const buffer = new EpisodeReplayBuffer(info, { capacity: 400, maxTrajLen: 8 });
-    const rng = new Rng(3);
     /** Greedy return, and the fraction of correct actions per (team size, agent index) for the message. */
     const greedy = async () => {
       const hits = new Map<string, [number, number]>();
@@ -180,19 +155,6 @@ for (const method of ["aqmix", "heuristic"] as const) {
       const detail = [...hits].map(([k, [h, n]]) => `${k} ${(h / n).toFixed(2)}`).join(", ");
       return { score: total / episodes, detail };
     };
-    let episode = 0;
-    for (let it = 0; it < 60; it++) {
-      const epsilon = Math.max(0.05, 1 - it / 30);
-      const res = await runner.run({ testMode: false, tEnv: it * 40, epsilon });
-      buffer.insertMany(res.episodes);
-      episode += envs.length;
-      if (!buffer.canSample(16)) continue;
-      for (let k = 0; k < 4; k++)
-        await learner.train(buffer.sample(16, rng, { fixedLength: true }), {
-          tEnv: it * 40,
-          episode,
-        });
-    }
     const { score, detail } = await greedy();
     learner.dispose();
     assert.ok(
