@@ -13,6 +13,7 @@ import {
   AVAIL_FREE,
   AVAIL_TASK_BASE,
   allocMasks,
+  allocStepResult,
   type CompositeEnv,
   type EnvInfo,
   type EnvMasks,
@@ -55,17 +56,7 @@ export class Beacons implements CompositeEnv {
   private readonly avail = new Int32Array(MAX_AGENTS * ACTIONS.length);
   private readonly masks = allocMasks(this.info);
   private readonly alloc = new Int32Array(MAX_AGENTS);
-  private readonly result: StepResult = {
-    reward: 0,
-    terminated: false,
-    info: {
-      taskRewards: new Float64Array(MAX_BEACONS),
-      tasksTerminated: new Uint8Array(MAX_BEACONS),
-      tasksChanged: false,
-      episodeLimit: false,
-      stats: null,
-    },
-  };
+  private readonly result: StepResult = allocStepResult({ nTasks: MAX_BEACONS });
 
   constructor(options: { seed?: number } = {}) {
     this.rng = new Rng(options.seed ?? 0);

@@ -176,6 +176,24 @@ export interface FrameOptions {
   title?: string;
 }
 
+/**
+ * A fresh, reusable step result sized for `info` (zero rewards, no subtask finished): environments
+ * fill and return the same object every step, as the API allows.
+ */
+export function allocStepResult(info: Pick<EnvInfo, "nTasks">): StepResult {
+  return {
+    reward: 0,
+    terminated: false,
+    info: {
+      taskRewards: new Float64Array(info.nTasks),
+      tasksTerminated: new Uint8Array(info.nTasks),
+      tasksChanged: false,
+      episodeLimit: false,
+      stats: null,
+    },
+  };
+}
+
 /** Allocate a fresh set of mask buffers sized for `info`. */
 export function allocMasks(info: EnvInfo): EnvMasks {
   return {

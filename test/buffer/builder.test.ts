@@ -10,7 +10,13 @@ import {
 } from "../../src/buffer/index.js";
 import { makeEnv } from "../../src/envs/registry.js";
 import { Rng } from "../../src/envs/rng.js";
-import type { CompositeEnv, EnvInfo, EnvMasks, StepResult } from "../../src/envs/types.js";
+import {
+  allocStepResult,
+  type CompositeEnv,
+  type EnvInfo,
+  type EnvMasks,
+  type StepResult,
+} from "../../src/envs/types.js";
 import { STC } from "./helpers.js";
 
 /**
@@ -32,17 +38,7 @@ class FakeEnv implements CompositeEnv {
   readonly nActiveAgents = 2;
   readonly nActiveTasks = 2;
   time = 0;
-  private readonly result: StepResult = {
-    reward: 0,
-    terminated: false,
-    info: {
-      taskRewards: new Float64Array(2),
-      tasksTerminated: new Uint8Array(2),
-      tasksChanged: false,
-      episodeLimit: false,
-      stats: null,
-    },
-  };
+  private readonly result: StepResult = allocStepResult({ nTasks: 2 });
   constructor(readonly endAt: number) {}
   reset(): void {
     this.time = 0;

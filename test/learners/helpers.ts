@@ -4,8 +4,9 @@ import { resolveConfig } from "../../src/config/resolve.js";
 import { Rng } from "../../src/envs/rng.js";
 import type { CompositeEnv } from "../../src/envs/types.js";
 import { QLearner } from "../../src/learners/qlearner.js";
+import type { ActingBatch } from "../../src/runners/acting.js";
 import { HeuristicAllocator } from "../../src/runners/allocators.js";
-import { ParallelRunner } from "../../src/runners/runner.js";
+import { type EpisodeSummary, ParallelRunner } from "../../src/runners/runner.js";
 
 export interface TinyTraining {
   /** `aqmix` (flat) or `heuristic` (per-subtask, allocation from `env.heuristicAllocation`). */
@@ -73,4 +74,27 @@ export async function trainTiny(o: TinyTraining): Promise<{
       await learner.train(buffer.sample(16, rng, { fixedLength: true }), { tEnv, episode });
   }
   return { learner, runner };
+}
+
+/**
+ * 32 greedy episodes (4 runs of the 8 environments); `onRow(e, batch, actions)` sees every row an
+ * environment acts on. Returns the episode summaries.
+ */
+export async function greedyEpisodes(
+  runner: ParallelRunner,
+  onRow: (e: number, batch: ActingBatch, actions: Int32Array) => void,
+): Promise<EpisodeSummary[]> {
+  const out: EpisodeSummary[] = [];
+  for (let k = 0; k < 4; k++) {
+    const res = await runner.run({
+      testMode: true,
+      tEnv: 0,
+      epsilon: 0,
+      onStep: (batch, actions) => {
+        for (let e = 0; e < batch.size; e++) if (batch.active[e]) onRow(e, batch, actions);
+      },
+    });
+    out.push(...res.summaries);
+  }
+  return out;
 }

@@ -18,13 +18,14 @@ import { it } from "node:test";
 import { Rng } from "../../src/envs/rng.js";
 import {
   allocMasks,
+  allocStepResult,
   type CompositeEnv,
   type EnvInfo,
   type EnvMasks,
   type ResetOptions,
   type StepResult,
 } from "../../src/envs/types.js";
-import { trainTiny } from "./helpers.js";
+import { greedyEpisodes, trainTiny } from "./helpers.js";
 
 const CELLS = 7;
 const LIMIT = 8;
@@ -53,17 +54,7 @@ class TwoTargets implements CompositeEnv {
   readonly alloc = new Int32Array(2);
   private readonly done = new Uint8Array(2);
   private t = 0;
-  private readonly result: StepResult = {
-    reward: 0,
-    terminated: false,
-    info: {
-      taskRewards: new Float64Array(2),
-      tasksTerminated: new Uint8Array(2),
-      tasksChanged: false,
-      episodeLimit: false,
-      stats: null,
-    },
-  };
+  private readonly result: StepResult = allocStepResult(this.info);
   private readonly masks = allocMasks(this.info);
   constructor(seed: number) {
     this.rng = new Rng(seed);
@@ -167,38 +158,24 @@ it("heuristic: the real learner walks each agent to its own target (multi-step, 
     maxTrajLen: LIMIT + 1,
     sets: ["agent.attnEmbedDim=32", "agent.rnnHiddenDim=32"],
   });
-  /** Greedy success rate and the fraction of steps that move an agent towards its target. */
-  const greedy = async () => {
-    let solved = 0;
-    let episodes = 0;
-    let toward = 0;
-    let moves = 0;
-    for (let k = 0; k < 4; k++) {
-      const res = await runner.run({
-        testMode: true,
-        tEnv: 0,
-        epsilon: 0,
-        onStep: (batch, actions) => {
-          for (let e = 0; e < batch.size; e++) {
-            if (!batch.active[e]) continue;
-            const env = envs[e];
-            for (let i = 0; i < 2; i++) {
-              const k = env.alloc[i];
-              if (batch.taskMask[e * 2 + k] === 1) continue;
-              const d = env.target[k] - env.pos[i];
-              const want = d < 0 ? LEFT : d > 0 ? RIGHT : STAY;
-              toward += actions[e * 2 + i] === want ? 1 : 0;
-              moves++;
-            }
-          }
-        },
-      });
-      for (const s of res.summaries) solved += s.stats["solved"] ?? 0;
-      episodes += res.summaries.length;
+  // Greedy success rate and the fraction of steps that move an agent towards its target.
+  let toward = 0;
+  let moves = 0;
+  const episodes = await greedyEpisodes(runner, (e, batch, actions) => {
+    const env = envs[e];
+    for (let i = 0; i < 2; i++) {
+      const k = env.alloc[i];
+      if (batch.taskMask[e * 2 + k] === 1) continue;
+      const d = env.target[k] - env.pos[i];
+      const want = d < 0 ? LEFT : d > 0 ? RIGHT : STAY;
+      toward += actions[e * 2 + i] === want ? 1 : 0;
+      moves++;
     }
-    return { success: solved / episodes, toward: toward / moves };
+  });
+  const after = {
+    success: episodes.reduce((s, x) => s + (x.stats["solved"] ?? 0), 0) / episodes.length,
+    toward: toward / moves,
   };
-  const after = await greedy();
   learner.dispose();
   assert.ok(
     after.success > 0.9 && after.toward > 0.9,

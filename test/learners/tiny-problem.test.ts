@@ -10,13 +10,14 @@ import { it } from "node:test";
 import { Rng } from "../../src/envs/rng.js";
 import {
   allocMasks,
+  allocStepResult,
   type CompositeEnv,
   type EnvInfo,
   type EnvMasks,
   type ResetOptions,
   type StepResult,
 } from "../../src/envs/types.js";
-import { trainTiny } from "./helpers.js";
+import { greedyEpisodes, trainTiny } from "./helpers.js";
 
 class CueEnv implements CompositeEnv {
   readonly name = "cue";
@@ -34,17 +35,7 @@ class CueEnv implements CompositeEnv {
   private n = 1;
   private cue = 1;
   private t = 0;
-  private readonly result: StepResult = {
-    reward: 0,
-    terminated: false,
-    info: {
-      taskRewards: new Float64Array(1),
-      tasksTerminated: new Uint8Array(1),
-      tasksChanged: false,
-      episodeLimit: false,
-      stats: null,
-    },
-  };
+  private readonly result: StepResult = allocStepResult(this.info);
   private readonly masks = allocMasks(this.info);
   constructor(seed: number) {
     this.rng = new Rng(seed);
@@ -124,38 +115,21 @@ for (const method of ["aqmix", "heuristic"] as const) {
       bufferCapacity: 400,
       maxTrajLen: 8,
     });
-    /** Greedy return, and the fraction of correct actions per (team size, agent index) for the message. */
-    const greedy = async () => {
-      const hits = new Map<string, [number, number]>();
-      let total = 0;
-      let episodes = 0;
-      for (let k = 0; k < 4; k++) {
-        const res = await runner.run({
-          testMode: true,
-          tEnv: 0,
-          epsilon: 0,
-          onStep: (batch, actions) => {
-            for (let e = 0; e < batch.size; e++) {
-              if (!batch.active[e]) continue;
-              const cue = batch.entities[e * 12 + 8 + 3] === 1 ? 2 : 1;
-              const n = batch.entityMask[e * 3 + 1] === 0 ? 2 : 1;
-              for (let i = 0; i < n; i++) {
-                const key = `n${n}/agent${i}`;
-                const h = hits.get(key) ?? [0, 0];
-                h[0] += actions[e * 2 + i] === cue ? 1 : 0;
-                h[1]++;
-                hits.set(key, h);
-              }
-            }
-          },
-        });
-        total += res.summaries.reduce((s, x) => s + x.return, 0);
-        episodes += res.summaries.length;
+    // Greedy return, and the fraction of correct actions per (team size, agent index).
+    const hits = new Map<string, [number, number]>();
+    const episodes = await greedyEpisodes(runner, (e, batch, actions) => {
+      const cue = batch.entities[e * 12 + 8 + 3] === 1 ? 2 : 1;
+      const n = batch.entityMask[e * 3 + 1] === 0 ? 2 : 1;
+      for (let i = 0; i < n; i++) {
+        const key = `n${n}/agent${i}`;
+        const h = hits.get(key) ?? [0, 0];
+        h[0] += actions[e * 2 + i] === cue ? 1 : 0;
+        h[1]++;
+        hits.set(key, h);
       }
-      const detail = [...hits].map(([k, [h, n]]) => `${k} ${(h / n).toFixed(2)}`).join(", ");
-      return { score: total / episodes, detail };
-    };
-    const { score, detail } = await greedy();
+    });
+    const score = episodes.reduce((s, x) => s + x.return, 0) / episodes.length;
+    const detail = [...hits].map(([k, [h, n]]) => `${k} ${(h / n).toFixed(2)}`).join(", ");
     learner.dispose();
     assert.ok(
       score > 4.5,

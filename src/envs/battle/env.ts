@@ -22,6 +22,7 @@ import {
   AVAIL_FREE,
   AVAIL_TASK_BASE,
   allocMasks,
+  allocStepResult,
   type CompositeEnv,
   type EnvInfo,
   type EnvMasks,
@@ -304,17 +305,7 @@ export class BattleEnv implements CompositeEnv {
       armyAttacking: this.armyAttacking,
       taskDone: this.taskDone,
     };
-    this.result = {
-      reward: 0,
-      terminated: false,
-      info: {
-        taskRewards: new Float64Array(K),
-        tasksTerminated: new Uint8Array(K),
-        tasksChanged: false,
-        episodeLimit: false,
-        stats: null,
-      },
-    };
+    this.result = allocStepResult({ nTasks: K });
   }
 
   get nActiveAgents(): number {

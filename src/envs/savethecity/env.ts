@@ -12,6 +12,7 @@ import {
   AVAIL_FREE,
   AVAIL_TASK_BASE,
   allocMasks,
+  allocStepResult,
   type CompositeEnv,
   type EnvInfo,
   type EnvMasks,
@@ -236,17 +237,7 @@ export class SaveTheCity implements CompositeEnv {
     this.ownEntities = new Float32Array(ne * ENTITY_SHAPE);
     this.entityAgentCell = new Int32Array(na);
     this.ownHeuristic = new Int32Array(na);
-    this.result = {
-      reward: 0,
-      terminated: false,
-      info: {
-        taskRewards: new Float64Array(nb),
-        tasksTerminated: new Uint8Array(nb),
-        tasksChanged: false,
-        episodeLimit: false,
-        stats: null,
-      },
-    };
+    this.result = allocStepResult({ nTasks: nb });
     this.grid.fill(EMPTY);
   }
 
