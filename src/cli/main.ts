@@ -209,7 +209,7 @@ program
   )
   .option(
     "--diagnose",
-    "SaveTheCity: report what agents do with their allocation (stay/move/work on own or other building, moves towards it)",
+    "report what agents do with their allocation (SaveTheCity, battle): action shares, and how many moves approach the allocated building / army",
     false,
   )
   .action(async (o) => {

@@ -15,7 +15,7 @@ import {
   loadCheckpoint,
   selectCheckpoint,
 } from "../run/checkpoint.js";
-import { SaveTheCityActionStats } from "../run/diagnose.js";
+import { actionStatsFor } from "../run/diagnose.js";
 import { ReplayRecorder, writeReplay } from "../run/replay.js";
 import { UtilityTrace } from "../run/trace.js";
 import { envOptionsFor, makeAllocatorFor, successKey, summarise, train } from "../run/train.js";
@@ -93,7 +93,7 @@ export interface EvalCliOptions {
   episodesOut?: string;
   /** Print the first environment's first N rows with every agent's utilities (stderr with --json). */
   trace?: number;
-  /** SaveTheCity: what agents do with their allocation (`diag/*`, see src/run/diagnose.ts). */
+  /** What agents do with their allocation (`diag/*`, see src/run/diagnose.ts). */
   diagnose?: boolean;
 }
 
@@ -140,7 +140,7 @@ export async function evalCommand(o: EvalCliOptions): Promise<Record<string, num
   const allocator = makeAllocatorFor(config, learner, new Rng(seed + 1), envs[0].info.nTasks);
   const out = (text: string) => (o.json ? process.stderr : process.stdout).write(text);
   const trace = o.trace ? new UtilityTrace(learner, envs[0], o.trace, out) : null;
-  const diag = o.diagnose ? new SaveTheCityActionStats(envs) : null;
+  const diag = o.diagnose ? actionStatsFor(envs) : null;
   const onStep =
     trace || diag
       ? (b: ActingBatch, actions: Int32Array) => {
@@ -203,11 +203,11 @@ export async function evalCommand(o: EvalCliOptions): Promise<Record<string, num
       `${o.run} @ t_env ${ck.tEnv.toLocaleString("en-US")}: ${stats["eval_env_metrics/episodes"]} greedy episodes, success ${(100 * result["test/success"]).toFixed(1)}%, return ${stats["eval_env_metrics/return_mean"].toFixed(2)} ± ${stats["eval_env_metrics/return_std"].toFixed(2)}\n`,
     );
     if (diag) {
-      const d = diag.summary();
-      const pct = (k: string) => `${(100 * d[`diag/${k}`]).toFixed(1)}%`;
-      process.stdout.write(
-        `agent-steps: stay ${pct("stay")}, move ${pct("move")}, work on own building ${pct("interact_own")}, on another ${pct("interact_other")}, unallocated ${pct("interact_unallocated")}; moves towards the own building ${pct("moves_closer")}, away ${pct("moves_further")}\n`,
-      );
+      // One line: every `diag/*` share as a percentage (see src/run/diagnose.ts).
+      const parts = Object.entries(diag.summary())
+        .filter(([k]) => k !== "diag/agent_steps")
+        .map(([k, v]) => `${k.slice(5).replaceAll("_", " ")} ${(100 * v).toFixed(1)}%`);
+      process.stdout.write(`agent-steps: ${parts.join(", ")}\n`);
     }
     if (recorder)
       process.stdout.write(

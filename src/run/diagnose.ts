@@ -1,6 +1,8 @@
 /**
- * `alma eval --diagnose` (SaveTheCity): what the greedy agents do with their allocation, as
- * fractions over all agent-steps. The questions a poor SaveTheCity policy raises are whether
+ * `alma eval --diagnose`: what the greedy agents do with their allocation, as fractions over all
+ * agent-steps of living agents. `actionStatsFor` picks the environment's version.
+ *
+ * SaveTheCity (`SaveTheCityActionStats`): The questions a poor SaveTheCity policy raises are whether
  * agents walk to the building they are allocated to and whether they work on it or on another
  * one: an agent masked to its subtask does not see the other buildings, yet SaveTheCity offers
  * fight/build/freeze next to any building (no subtask action masking, spec algorithm.md §5).
@@ -11,7 +13,12 @@
  * - `diag/moves_closer`, `diag/moves_further`: of the moves of allocated agents, those that
  *   shorten / lengthen the Manhattan distance to the allocated building (a policy that ignores
  *   the building scores about half each; the scripted policy ~1 / 0).
+ *
+ * Battle (`BattleActionStats`): `diag/stop`, `diag/move`, `diag/target` (attack or heal), and
+ * `diag/moves_closer` / `diag/moves_further`: moves that bring the agent nearer to / farther from
+ * the centre of the living units of the enemy army it is allocated to (Euclidean).
  */
+import { BattleAction, BattleEnv, MOVE_AMOUNT } from "../envs/battle/env.js";
 import {
   ACT_FIGHT,
   ACT_STAY,
@@ -23,7 +30,22 @@ import {
 import type { CompositeEnv } from "../envs/types.js";
 import type { ActingBatch } from "../runners/acting.js";
 
-export class SaveTheCityActionStats {
+/** Diagnostics collected through the runner's `onStep` hook. */
+export interface ActionStats {
+  readonly onStep: (batch: ActingBatch, actions: Int32Array) => void;
+  summary(): Record<string, number>;
+}
+
+/** The diagnostics for these environments (SaveTheCity or battle). */
+export function actionStatsFor(envs: readonly CompositeEnv[]): ActionStats {
+  if (envs.every((e) => e instanceof SaveTheCity)) return new SaveTheCityActionStats(envs);
+  if (envs.every((e) => e instanceof BattleEnv)) return new BattleActionStats(envs);
+  throw new Error("--diagnose is implemented for SaveTheCity and battle");
+}
+
+const fraction = (n: number, d: number) => (d > 0 ? n / d : Number.NaN);
+
+export class SaveTheCityActionStats implements ActionStats {
   private stay = 0;
   private move = 0;
   private own = 0;
@@ -76,7 +98,7 @@ export class SaveTheCityActionStats {
 
   summary(): Record<string, number> {
     const steps = this.stay + this.move + this.own + this.other + this.unallocated;
-    const of = (n: number, d: number) => (d > 0 ? n / d : Number.NaN);
+    const of = fraction;
     return {
       "diag/agent_steps": steps,
       "diag/stay": of(this.stay, steps),
@@ -86,6 +108,77 @@ export class SaveTheCityActionStats {
       "diag/interact_unallocated": of(this.unallocated, steps),
       "diag/moves_closer": of(this.closer, this.allocatedMoves),
       "diag/moves_further": of(this.further, this.allocatedMoves),
+    };
+  }
+}
+
+/** dx, dy of battle actions (only the four moves are non-zero; spec §3.10: N, S, E, W). */
+const BATTLE_DX = [0, 0, 0, 0, MOVE_AMOUNT, -MOVE_AMOUNT];
+const BATTLE_DY = [0, 0, MOVE_AMOUNT, -MOVE_AMOUNT, 0, 0];
+
+export class BattleActionStats implements ActionStats {
+  private stop = 0;
+  private move = 0;
+  private target = 0;
+  private closer = 0;
+  private further = 0;
+  private allocatedMoves = 0;
+
+  constructor(private readonly envs: readonly CompositeEnv[]) {
+    if (!envs.every((e) => e instanceof BattleEnv))
+      throw new Error("BattleActionStats needs battle environments");
+  }
+
+  readonly onStep = (batch: ActingBatch, actions: Int32Array): void => {
+    const na = batch.info.nAgents;
+    for (let e = 0; e < batch.size; e++) {
+      if (!batch.active[e]) continue;
+      const env = this.envs[e] as BattleEnv;
+      if (env.terminated) continue; // the dummy action of the final row (§2.2)
+      const sim = env.sim;
+      for (let i = 0; i < env.nAgents; i++) {
+        if (sim.alive[i] === 0) continue;
+        const a = actions[e * na + i];
+        if (a >= BattleAction.TargetBase) {
+          this.target++;
+        } else if (a >= BattleAction.MoveNorth) {
+          this.move++;
+          const k = batch.allocation[e * na + i];
+          let cx = 0;
+          let cy = 0;
+          let n = 0;
+          for (let u = 0; u < env.nEnemies; u++) {
+            const slot = na + u;
+            if (env.enemyArmy[u] !== k || sim.alive[slot] === 0) continue;
+            cx += sim.x[slot];
+            cy += sim.y[slot];
+            n++;
+          }
+          if (k < 0 || n === 0) continue;
+          cx /= n;
+          cy /= n;
+          const d = (x: number, y: number) => Math.hypot(x - cx, y - cy);
+          const before = d(sim.x[i], sim.y[i]);
+          const after = d(sim.x[i] + BATTLE_DX[a], sim.y[i] + BATTLE_DY[a]);
+          this.allocatedMoves++;
+          if (after < before) this.closer++;
+          else if (after > before) this.further++;
+        } else {
+          this.stop++;
+        }
+      }
+    }
+  };
+
+  summary(): Record<string, number> {
+    const steps = this.stop + this.move + this.target;
+    return {
+      "diag/agent_steps": steps,
+      "diag/stop": fraction(this.stop, steps),
+      "diag/move": fraction(this.move, steps),
+      "diag/target": fraction(this.target, steps),
+      "diag/moves_closer": fraction(this.closer, this.allocatedMoves),
+      "diag/moves_further": fraction(this.further, this.allocatedMoves),
     };
   }
 }

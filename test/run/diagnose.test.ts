@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { makeEnv } from "../../src/envs/registry.js";
-import { type SaveTheCity, scriptedActions } from "../../src/envs/savethecity/index.js";
-import { SaveTheCityActionStats } from "../../src/run/diagnose.js";
+import { envEntry, makeEnv } from "../../src/envs/registry.js";
+import type { CompositeEnv } from "../../src/envs/types.js";
+import { actionStatsFor, SaveTheCityActionStats } from "../../src/run/diagnose.js";
 import type { ActingBatch } from "../../src/runners/acting.js";
-import { heuristicRunner, zeroUtilities } from "../runners/helpers.js";
+import { HeuristicAllocator } from "../../src/runners/allocators.js";
+import { ParallelRunner } from "../../src/runners/runner.js";
+import { zeroUtilities } from "../runners/helpers.js";
 
-const envsFor = () =>
-  [0, 1, 2, 3].map((k) => makeEnv("savethecity", { scenario: "2-5a_2-5b", seed: 20 + k }));
-
-/** Utility 1 for the scripted policy's action (walk to the allocated building, work on it). */
-function scriptedUtilities(envs: SaveTheCity[]) {
+/** Utility 1 for the environment's scripted action (walk to the allocated subtask, work on it). */
+function scriptedUtilities(name: string, envs: CompositeEnv[]) {
+  const scripted = envEntry(name).scriptedActions!;
   return {
     utilities: (b: ActingBatch) => {
       const { nAgents: na, nActions: A } = b.info;
@@ -18,13 +18,7 @@ function scriptedUtilities(envs: SaveTheCity[]) {
       const out = new Int32Array(na);
       for (let e = 0; e < b.size; e++) {
         if (!b.active[e]) continue;
-        const avail = b.availActions.subarray(e * na * A, (e + 1) * na * A);
-        scriptedActions(
-          envs[e].getState(),
-          avail,
-          b.allocation.subarray(e * na, (e + 1) * na),
-          out,
-        );
+        scripted(envs[e], Int32Array.from(b.allocation.subarray(e * na, (e + 1) * na)), out);
         for (let i = 0; i < na; i++) q[(e * na + i) * A + out[i]] = 1;
       }
       return q;
@@ -32,16 +26,25 @@ function scriptedUtilities(envs: SaveTheCity[]) {
   };
 }
 
-it("alma eval --diagnose: the scripted policy walks to and works on its own building", async () => {
-  const envs = envsFor();
-  const stats = new SaveTheCityActionStats(envs);
-  await heuristicRunner(envs, scriptedUtilities(envs as SaveTheCity[])).run({
-    testMode: true,
-    tEnv: 0,
-    epsilon: 0,
-    onStep: stats.onStep,
-  });
-  const d = stats.summary();
+async function diagnose(name: string, policy: "scripted" | "zero", actionLength: number) {
+  const envs = [0, 1, 2, 3].map((k) => makeEnv(name, { seed: 20 + k }));
+  const stats = actionStatsFor(envs);
+  const runner = new ParallelRunner(
+    {
+      envs,
+      allocator: new HeuristicAllocator(),
+      actionLength,
+      maskSubtaskActions: name === "battle",
+      seed: 1,
+    },
+    policy === "scripted" ? scriptedUtilities(name, envs) : zeroUtilities,
+  );
+  await runner.run({ testMode: true, tEnv: 0, epsilon: 0, onStep: stats.onStep });
+  return stats.summary();
+}
+
+it("alma eval --diagnose, SaveTheCity: the scripted policy walks to and works on its own building", async () => {
+  const d = await diagnose("savethecity", "scripted", 5);
   assert.ok(d["diag/agent_steps"] > 100);
   assert.ok(d["diag/moves_closer"] > 0.95, `moves closer ${d["diag/moves_closer"]}`);
   assert.equal(d["diag/moves_further"], 0);
@@ -53,17 +56,21 @@ it("alma eval --diagnose: the scripted policy walks to and works on its own buil
   assert.ok(Math.abs(sum - 1) < 1e-9);
 });
 
+it("alma eval --diagnose, battle: the scripted policy closes in on its army and attacks it", async () => {
+  const d = await diagnose("battle", "scripted", 3);
+  assert.ok(d["diag/agent_steps"] > 100);
+  assert.ok(d["diag/moves_closer"] > 0.95, `moves closer ${d["diag/moves_closer"]}`);
+  assert.ok(d["diag/target"] > 0.3, `attacks ${d["diag/target"]}`);
+  assert.ok(Math.abs(d["diag/stop"] + d["diag/move"] + d["diag/target"] - 1) < 1e-9);
+});
+
 it("alma eval --diagnose: all-zero utilities only stay; other environments are refused", async () => {
-  const envs = envsFor();
-  const stats = new SaveTheCityActionStats(envs);
-  await heuristicRunner(envs, zeroUtilities).run({
-    testMode: true,
-    tEnv: 0,
-    epsilon: 0,
-    onStep: stats.onStep,
-  });
-  const d = stats.summary();
+  const d = await diagnose("savethecity", "zero", 5);
   assert.equal(d["diag/stay"], 1);
   assert.ok(Number.isNaN(d["diag/moves_closer"]), "no moves: undefined fraction");
   assert.throws(() => new SaveTheCityActionStats([makeEnv("battle")]), /SaveTheCity only/);
+  assert.throws(
+    () => actionStatsFor([makeEnv("savethecity"), makeEnv("battle")]),
+    /implemented for/,
+  );
 });
