@@ -1,6 +1,7 @@
 /**
  * `alma eval --diagnose`: what the greedy agents do with their allocation, as fractions over all
- * agent-steps of living agents. `actionStatsFor` picks the environment's version.
+ * agent-steps of living agents. `actionStatsFor` picks the environment's version. The training
+ * loop records the same numbers at every greedy test phase, so their curves sit beside the return.
  *
  * SaveTheCity (`SaveTheCityActionStats`): The questions a poor SaveTheCity policy raises are whether
  * agents walk to the building they are allocated to and whether they work on it or on another
@@ -36,11 +37,18 @@ export interface ActionStats {
   summary(): Record<string, number>;
 }
 
-/** The diagnostics for these environments (SaveTheCity or battle). */
-export function actionStatsFor(envs: readonly CompositeEnv[]): ActionStats {
+/** The diagnostics for these environments, or null where none exist (not SaveTheCity / battle). */
+export function actionStatsIfSupported(envs: readonly CompositeEnv[]): ActionStats | null {
   if (envs.every((e) => e instanceof SaveTheCity)) return new SaveTheCityActionStats(envs);
   if (envs.every((e) => e instanceof BattleEnv)) return new BattleActionStats(envs);
-  throw new Error("--diagnose is implemented for SaveTheCity and battle");
+  return null;
+}
+
+/** The diagnostics for these environments (SaveTheCity or battle). */
+export function actionStatsFor(envs: readonly CompositeEnv[]): ActionStats {
+  const stats = actionStatsIfSupported(envs);
+  if (!stats) throw new Error("--diagnose is implemented for SaveTheCity and battle");
+  return stats;
 }
 
 const fraction = (n: number, d: number) => (d > 0 ? n / d : Number.NaN);

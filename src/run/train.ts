@@ -30,6 +30,7 @@ import {
   pruneCheckpoints,
   saveCheckpoint,
 } from "./checkpoint.js";
+import { actionStatsIfSupported } from "./diagnose.js";
 import { MetricsLog, meanStd } from "./metrics.js";
 import { Progress } from "./progress.js";
 
@@ -426,12 +427,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       c.lastTestT = c.tEnv;
       const summaries: EpisodeSummary[] = [];
       const nRuns = Math.max(1, Math.floor(config.run.testNepisode / B));
+      // What the greedy agents do with their allocation (`diag/*`, src/run/diagnose.ts).
+      const diag = actionStatsIfSupported(envs);
       for (let k = 0; k < nRuns; k++)
         summaries.push(
-          ...(await runner.run({ testMode: true, tEnv: c.tEnv, epsilon: 0 })).summaries,
+          ...(await runner.run({ testMode: true, tEnv: c.tEnv, epsilon: 0, onStep: diag?.onStep }))
+            .summaries,
         );
       lastTest = summarise("eval_env_metrics", summaries);
-      Object.assign(record, lastTest);
+      Object.assign(record, lastTest, diag?.summary());
       record["test/success"] = lastTest[successName] ?? Number.NaN;
       record["test/return"] = lastTest["eval_env_metrics/return_mean"];
     }

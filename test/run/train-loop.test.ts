@@ -90,6 +90,10 @@ describe("training loop (§15.1)", () => {
       const tests = recs.filter((r) => "test/success" in r);
       assert.ok(tests.length >= 3, "a test phase at the first iteration and every 1500 steps");
       assert.equal(tests[0]["eval_env_metrics/episodes"], 8);
+      assert.ok(
+        tests.every((r) => typeof r["diag/stay"] === "number" && "diag/moves_closer" in r),
+        "the test phases record what agents do with their allocation (src/run/diagnose.ts)",
+      );
       assert.ok(recs.some((r) => "losses/q_loss" in r && "train_env_metrics/return_mean" in r));
       assert.ok(
         learnerA.steps > 0 && learnerA.steps % 2 === 0,
