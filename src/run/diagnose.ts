@@ -3,10 +3,10 @@
  * agent-steps of living agents. `actionStatsFor` picks the environment's version. The training
  * loop records the same numbers at every greedy test phase, so their curves sit beside the return.
  *
- * SaveTheCity (`SaveTheCityActionStats`): The questions a poor SaveTheCity policy raises are whether
+ * SaveTheCity (`SaveTheCityActionStats`): a poor SaveTheCity policy raises two questions, whether
  * agents walk to the building they are allocated to and whether they work on it or on another
- * one: an agent masked to its subtask does not see the other buildings, yet SaveTheCity offers
- * fight/build/freeze next to any building (no subtask action masking, spec algorithm.md §5).
+ * one (an agent masked to its subtask does not see the other buildings, yet SaveTheCity offers
+ * fight/build/freeze next to any building: no subtask action masking, spec algorithm.md §5).
  *
  * - `diag/stay`, `diag/move`: stay, and moves (1 or 2 cells);
  * - `diag/interact_own`, `diag/interact_other`, `diag/interact_unallocated`: fight/build/freeze
