@@ -204,8 +204,8 @@ export async function evalCommand(o: EvalCliOptions): Promise<Record<string, num
     );
     if (diag) {
       // One line: every `diag/*` share as a percentage (see src/run/diagnose.ts).
-      const parts = Object.entries(diag.summary())
-        .filter(([k]) => k !== "diag/agent_steps")
+      const parts = Object.entries(result)
+        .filter(([k]) => k.startsWith("diag/") && k !== "diag/agent_steps")
         .map(([k, v]) => `${k.slice(5).replaceAll("_", " ")} ${(100 * v).toFixed(1)}%`);
       process.stdout.write(`agent-steps: ${parts.join(", ")}\n`);
     }

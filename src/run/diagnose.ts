@@ -20,14 +20,7 @@
  * the centre of the living units of the enemy army it is allocated to (Euclidean).
  */
 import { BattleAction, BattleEnv, MOVE_AMOUNT } from "../envs/battle/env.js";
-import {
-  ACT_FIGHT,
-  ACT_STAY,
-  EPISODE_LIMIT,
-  MOVE_DX,
-  MOVE_DY,
-  SaveTheCity,
-} from "../envs/savethecity/index.js";
+import { ACT_FIGHT, ACT_STAY, MOVE_DX, MOVE_DY, SaveTheCity } from "../envs/savethecity/index.js";
 import type { CompositeEnv } from "../envs/types.js";
 import type { ActingBatch } from "../runners/acting.js";
 
@@ -53,15 +46,33 @@ export function actionStatsFor(envs: readonly CompositeEnv[]): ActionStats {
 
 const fraction = (n: number, d: number) => (d > 0 ? n / d : Number.NaN);
 
+/** Moves of allocated agents, by whether they shorten or lengthen the distance to their target. */
+class MoveTally {
+  private closer = 0;
+  private further = 0;
+  private moves = 0;
+
+  add(before: number, after: number): void {
+    this.moves++;
+    if (after < before) this.closer++;
+    else if (after > before) this.further++;
+  }
+
+  summary(): Record<string, number> {
+    return {
+      "diag/moves_closer": fraction(this.closer, this.moves),
+      "diag/moves_further": fraction(this.further, this.moves),
+    };
+  }
+}
+
 export class SaveTheCityActionStats implements ActionStats {
   private stay = 0;
   private move = 0;
   private own = 0;
   private other = 0;
   private unallocated = 0;
-  private closer = 0;
-  private further = 0;
-  private allocatedMoves = 0;
+  private readonly moves = new MoveTally();
 
   constructor(private readonly envs: readonly CompositeEnv[]) {
     if (!envs.every((e) => e instanceof SaveTheCity))
@@ -72,12 +83,10 @@ export class SaveTheCityActionStats implements ActionStats {
   readonly onStep = (batch: ActingBatch, actions: Int32Array): void => {
     const { nAgents: na, nActions: A } = batch.info;
     for (let e = 0; e < batch.size; e++) {
-      if (!batch.active[e]) continue;
-      const st = (this.envs[e] as SaveTheCity).getState();
+      const env = this.envs[e] as SaveTheCity;
       // The row after the last step only carries the dummy action of §2.2: skip it.
-      const over =
-        st.time >= EPISODE_LIMIT || st.buildings.every((b) => b.health <= 0 || b.health >= 1);
-      if (over) continue;
+      if (!batch.active[e] || env.episodeDone) continue;
+      const st = env.getState();
       st.agents.forEach((agent, i) => {
         const a = actions[e * na + i];
         const k = batch.allocation[e * na + i];
@@ -88,11 +97,7 @@ export class SaveTheCityActionStats implements ActionStats {
           const target = k >= 0 ? st.buildings[k] : undefined;
           if (!target) return;
           const d = (x: number, y: number) => Math.abs(target.x - x) + Math.abs(target.y - y);
-          const before = d(agent.x, agent.y);
-          const after = d(agent.x + MOVE_DX[a], agent.y + MOVE_DY[a]);
-          this.allocatedMoves++;
-          if (after < before) this.closer++;
-          else if (after > before) this.further++;
+          this.moves.add(d(agent.x, agent.y), d(agent.x + MOVE_DX[a], agent.y + MOVE_DY[a]));
         } else if (k < 0) {
           this.unallocated++;
         } else if (batch.availActions[(e * na + i) * A + a] - 2 === k) {
@@ -106,16 +111,14 @@ export class SaveTheCityActionStats implements ActionStats {
 
   summary(): Record<string, number> {
     const steps = this.stay + this.move + this.own + this.other + this.unallocated;
-    const of = fraction;
     return {
       "diag/agent_steps": steps,
-      "diag/stay": of(this.stay, steps),
-      "diag/move": of(this.move, steps),
-      "diag/interact_own": of(this.own, steps),
-      "diag/interact_other": of(this.other, steps),
-      "diag/interact_unallocated": of(this.unallocated, steps),
-      "diag/moves_closer": of(this.closer, this.allocatedMoves),
-      "diag/moves_further": of(this.further, this.allocatedMoves),
+      "diag/stay": fraction(this.stay, steps),
+      "diag/move": fraction(this.move, steps),
+      "diag/interact_own": fraction(this.own, steps),
+      "diag/interact_other": fraction(this.other, steps),
+      "diag/interact_unallocated": fraction(this.unallocated, steps),
+      ...this.moves.summary(),
     };
   }
 }
@@ -128,9 +131,7 @@ export class BattleActionStats implements ActionStats {
   private stop = 0;
   private move = 0;
   private target = 0;
-  private closer = 0;
-  private further = 0;
-  private allocatedMoves = 0;
+  private readonly moves = new MoveTally();
 
   constructor(private readonly envs: readonly CompositeEnv[]) {
     if (!envs.every((e) => e instanceof BattleEnv))
@@ -166,11 +167,10 @@ export class BattleActionStats implements ActionStats {
           cx /= n;
           cy /= n;
           const d = (x: number, y: number) => Math.hypot(x - cx, y - cy);
-          const before = d(sim.x[i], sim.y[i]);
-          const after = d(sim.x[i] + BATTLE_DX[a], sim.y[i] + BATTLE_DY[a]);
-          this.allocatedMoves++;
-          if (after < before) this.closer++;
-          else if (after > before) this.further++;
+          this.moves.add(
+            d(sim.x[i], sim.y[i]),
+            d(sim.x[i] + BATTLE_DX[a], sim.y[i] + BATTLE_DY[a]),
+          );
         } else {
           this.stop++;
         }
@@ -185,8 +185,7 @@ export class BattleActionStats implements ActionStats {
       "diag/stop": fraction(this.stop, steps),
       "diag/move": fraction(this.move, steps),
       "diag/target": fraction(this.target, steps),
-      "diag/moves_closer": fraction(this.closer, this.allocatedMoves),
-      "diag/moves_further": fraction(this.further, this.allocatedMoves),
+      ...this.moves.summary(),
     };
   }
 }
