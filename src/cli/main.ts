@@ -11,7 +11,7 @@ import { listConfigKeys } from "../config/set.js";
 import { envNames } from "../envs/registry.js";
 import { EXPERIMENT_SCALES, RECIPE_NAMES } from "../experiments/recipes.js";
 import { runExperiment } from "../experiments/run.js";
-import { compareRuns, resultsTable } from "../plot/index.js";
+import { compareRuns, GROUP_BY_CHOICES, type GroupBy, resultsTable } from "../plot/index.js";
 import { serveViewer } from "../view/server.js";
 import { demoCommand } from "./demo.js";
 import { parseFloatFlag, parseIntFlag } from "./options.js";
@@ -268,14 +268,24 @@ program
   .option("--out <file>", "output figure (.svg or .png; both are written)", "compare.svg")
   .option("--title <text>", "figure title")
   .option("--smooth <w>", "exponential smoothing weight in [0, 1)", parseFloatFlag(0, 0.999), 0)
+  .addOption(
+    new Option(
+      "--group-by <rule>",
+      "one curve per method (mean ± std over its seeds), per parent directory, or per run directory",
+    )
+      .choices(GROUP_BY_CHOICES)
+      .default("method"),
+  )
   .action(async (dirs: string[], o) => {
+    const groupBy = o.groupBy as GroupBy;
     const res = await compareRuns(dirs, {
       metric: o.metric,
       out: o.out,
       title: o.title,
       smooth: o.smooth,
+      groupBy,
     });
-    console.log(resultsTable(dirs, { metric: o.metric }));
+    console.log(resultsTable(dirs, { metric: o.metric, groupBy }));
     console.log(`wrote ${res.files.join(" and ")}`);
   });
 

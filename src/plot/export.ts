@@ -84,11 +84,12 @@ export function resultsTable(runDirs: string[], opts: ResultsTableOptions = {}):
   const digits = opts.digits ?? 3;
   const runs = expandRunDirs(runDirs).map(loadRun);
   const esc = (s: string) => s.replace(/\|/g, "\\|");
+  const groupBy = opts.groupBy ?? "method";
   const rows = [
-    `| method | final ${esc(metric)} (mean ± std) | seeds | env steps | wall time |`,
+    `| ${groupBy === "run" ? "run" : "method"} | final ${esc(metric)} (mean ± std) | seeds | env steps | wall time |`,
     "| --- | --- | --- | --- | --- |",
   ];
-  for (const [name, members] of groupRuns(runs, opts.groupBy ?? "method")) {
+  for (const [name, members] of groupRuns(runs, groupBy)) {
     const finals: number[] = [];
     for (const r of members) {
       const c = runCurve(r.records, metric);

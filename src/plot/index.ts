@@ -27,6 +27,7 @@ export {
   type CurvePoint,
   endTolerance,
   expandRunDirs,
+  GROUP_BY_CHOICES,
   type GroupBy,
   groupRuns,
   interpolate,

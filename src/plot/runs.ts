@@ -20,7 +20,7 @@
  * early (or crashed) must not pretend to have values at steps it never reached.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import { type MetricRecord, meanStd, readMetrics } from "../run/metrics.js";
 
 /** The metrics file inside a run directory. */
@@ -46,8 +46,15 @@ export interface CurvePoint {
   n: number;
 }
 
-/** How runs are grouped into curves: by `config.json` method, or by parent directory name. */
-export type GroupBy = "method" | "dir";
+/**
+ * How runs are grouped into curves: by `config.json` method (seeds of one method average into one
+ * curve), by parent directory name (an experiment's `<method>/seed<k>` layout), or one curve per
+ * run directory, named by it (variants of one method, e.g. a hyperparameter sweep).
+ */
+export type GroupBy = "method" | "dir" | "run";
+
+/** Every grouping rule, for CLI choices and validation. */
+export const GROUP_BY_CHOICES: readonly GroupBy[] = ["method", "dir", "run"];
 
 /**
  * Expand the paths a user names into run directories: a path holding `metrics.jsonl` is a run;
@@ -134,20 +141,42 @@ export function loadRun(dir: string): RunInfo {
   return info;
 }
 
-/** The group name of a run under a grouping rule. */
-export function groupName(run: RunInfo, groupBy: GroupBy): string {
-  return groupBy === "dir" ? basename(dirname(run.dir)) : run.method;
+/**
+ * The shortest trailing part of each run's path (`seed0`, then `copa/seed0`, ...) that tells it
+ * apart from every other run: the labels of `groupBy: "run"`.
+ */
+function runLabels(runs: readonly RunInfo[]): string[] {
+  const parts = runs.map((r) =>
+    resolve(r.dir)
+      .split(sep)
+      .filter((p) => p !== ""),
+  );
+  const labels = parts.map((p) => p.slice(-1).join("/"));
+  for (let depth = 2; ; depth++) {
+    const count = new Map<string, number>();
+    for (const l of labels) count.set(l, (count.get(l) ?? 0) + 1);
+    const clashing = labels.map((l) => (count.get(l) ?? 0) > 1);
+    if (!clashing.includes(true)) return labels;
+    // A run named twice is the same run; stop once no path has more parts to add.
+    if (parts.every((p, i) => !clashing[i] || p.length < depth)) return labels;
+    parts.forEach((p, i) => {
+      if (clashing[i]) labels[i] = p.slice(-depth).join("/");
+    });
+  }
 }
 
 /** Group runs, keeping groups in order of first appearance (so the legend follows the input). */
 export function groupRuns(runs: readonly RunInfo[], groupBy: GroupBy): Map<string, RunInfo[]> {
+  const names =
+    groupBy === "run"
+      ? runLabels(runs)
+      : runs.map((r) => (groupBy === "dir" ? basename(dirname(r.dir)) : r.method));
   const groups = new Map<string, RunInfo[]>();
-  for (const r of runs) {
-    const g = groupName(r, groupBy);
-    const list = groups.get(g);
+  runs.forEach((r, i) => {
+    const list = groups.get(names[i]);
     if (list) list.push(r);
-    else groups.set(g, [r]);
-  }
+    else groups.set(names[i], [r]);
+  });
   return groups;
 }
 

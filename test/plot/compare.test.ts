@@ -222,6 +222,42 @@ describe("plot: compareRuns", () => {
     assert.ok(dark > 100, `only ${dark} dark pixels: text not drawn`);
   });
 
+  it("groupBy run: one curve per run directory, labelled by the shortest distinct path tail", async () => {
+    const r = await compareRuns([root], { out: join(root, "figs", "by-run.svg"), groupBy: "run" });
+    // The fixture has A/seed0..2 and copa/seed0..2: every basename clashes once, so each label
+    // takes its parent too; a run is never averaged with another one.
+    assert.deepEqual(
+      r.groups.map((g) => [g.name, g.runs]),
+      [
+        ["A/seed0", 1],
+        ["A/seed1", 1],
+        ["A/seed2", 1],
+        ["copa/seed0", 1],
+        ["copa/seed1", 1],
+        ["copa/seed2", 1],
+      ],
+    );
+    // copa/seed2 alone: its own success values, std 0 (no averaging with the other seeds).
+    const copa2 = r.groups[5].points;
+    assert.deepEqual(
+      copa2.map((p) => [p.t_env, p.mean, p.std]),
+      [
+        [0, 0.2, 0],
+        [100, 0.2, 0],
+        [200, 0.2, 0],
+      ],
+    );
+    // Distinct basenames need no parent.
+    const two = await compareRuns([join(root, "A", "seed0"), join(root, "copa", "seed1")], {
+      out: join(root, "figs", "two.svg"),
+      groupBy: "run",
+    });
+    assert.deepEqual(
+      two.groups.map((g) => g.name),
+      ["seed0", "seed1"],
+    );
+  });
+
   it("groupBy dir, custom title, smoothing; a metric nobody logged is a clear error", async () => {
     const r = await compareRuns([root], {
       out: join(root, "figs", "by-dir.svg"),

@@ -70,6 +70,16 @@ describe("plot: exports", () => {
       .trim()
       .split("\n")[2];
     assert.equal(none, "| copa | — | 0 of 3 | 200–300 | 40.0 s |");
+    // groupBy run: a row per run, headed "run".
+    const byRun = resultsTable([join(root, "copa")], { metric: "test/success", groupBy: "run" })
+      .trim()
+      .split("\n");
+    assert.match(byRun[0], /^\| run \| final test\/success/);
+    assert.deepEqual(byRun.slice(2), [
+      "| seed0 | 0.300 ± 0.000 | 1 | 300 | 30.0 s |",
+      "| seed1 | 0.300 ± 0.000 | 1 | 300 | 40.0 s |",
+      "| seed2 | 0.200 ± 0.000 | 1 | 200 | 50.0 s |",
+    ]);
   });
 
   it("formatDuration", () => {
