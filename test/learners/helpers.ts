@@ -1,4 +1,5 @@
 /** Shared harness of the tiny learning problems: the real learner, runner and replay, briefly. */
+import type { GridTargets } from "../../examples/grid-targets.js";
 import { EpisodeReplayBuffer } from "../../src/buffer/replay.js";
 import { resolveConfig } from "../../src/config/resolve.js";
 import { Rng } from "../../src/envs/rng.js";
@@ -21,7 +22,25 @@ export interface TinyTraining {
   maxTrajLen: number;
   /** Extra `--set` overrides, applied after the small-network ones. */
   sets?: string[];
+  /** false: keep the paper's network sizes, learning rate and target interval (default true). */
+  smallNetworks?: boolean;
+  /** Called after each collection and its updates (e.g. to measure the greedy policy). */
+  onIteration?: (progress: {
+    iteration: number;
+    updates: number;
+    runner: ParallelRunner;
+  }) => Promise<void> | void;
 }
+
+/** The `--set`s of `trainTiny`'s small networks (`smallNetworks`, the default). */
+export const SMALL_NETWORK_SETS: readonly string[] = [
+  "agent.attnEmbedDim=16",
+  "agent.rnnHiddenDim=16",
+  "mixer.hypernetEmbed=16",
+  "mixer.mixingEmbedDim=8",
+  "learner.targetUpdateInterval=40",
+  "optim.lr=0.005",
+];
 
 /**
  * Train the real learner on a tiny problem (§15.1's loop, shortened). Small networks and a 10x
@@ -36,15 +55,7 @@ export async function trainTiny(o: TinyTraining): Promise<{
   const config = resolveConfig({
     method: o.method,
     seed: 1,
-    sets: [
-      "agent.attnEmbedDim=16",
-      "agent.rnnHiddenDim=16",
-      "mixer.hypernetEmbed=16",
-      "mixer.mixingEmbedDim=8",
-      "learner.targetUpdateInterval=40",
-      "optim.lr=0.005",
-      ...(o.sets ?? []),
-    ],
+    sets: [...(o.smallNetworks === false ? [] : SMALL_NETWORK_SETS), ...(o.sets ?? [])],
   });
   const info = o.envs[0].info;
   const learner = new QLearner(config, info);
@@ -64,14 +75,17 @@ export async function trainTiny(o: TinyTraining): Promise<{
   });
   const rng = new Rng(3);
   let episode = 0;
+  let updates = 0;
   for (let it = 0; it < o.iterations; it++) {
     const tEnv = it * 50;
     const epsilon = Math.max(0.05, 1 - it / o.annealIterations);
     buffer.insertMany((await runner.run({ testMode: false, tEnv, epsilon })).episodes);
     episode += o.envs.length;
-    if (!buffer.canSample(16)) continue;
-    for (let k = 0; k < 4; k++)
-      await learner.train(buffer.sample(16, rng, { fixedLength: true }), { tEnv, episode });
+    if (buffer.canSample(16)) {
+      for (let k = 0; k < 4; k++, updates++)
+        await learner.train(buffer.sample(16, rng, { fixedLength: true }), { tEnv, episode });
+    }
+    await o.onIteration?.({ iteration: it, updates, runner });
   }
   return { learner, runner };
 }
@@ -97,4 +111,30 @@ export async function greedyEpisodes(
     out.push(...res.summaries);
   }
   return out;
+}
+
+export interface GreedyNavigation {
+  /** Greedy episodes with both targets reached. */
+  success: number;
+  /** Greedy steps of agents with an open target that move towards it. */
+  towards: number;
+}
+
+/** `examples/grid-targets.ts` under the greedy policy, over 32 episodes. */
+export async function greedyNavigation(
+  envs: readonly GridTargets[],
+  runner: ParallelRunner,
+): Promise<GreedyNavigation> {
+  let towards = 0;
+  let steps = 0;
+  const episodes = await greedyEpisodes(runner, (e, _batch, actions) => {
+    const env = envs[e];
+    for (let i = 0; i < 2; i++) {
+      if (env.allocationOf(i) < 0 || env.distance(i) === 0) continue;
+      towards += actions[e * 2 + i] === env.towardsTarget(i) ? 1 : 0;
+      steps++;
+    }
+  });
+  const solved = episodes.reduce((s, x) => s + (x.stats["solved"] ?? 0), 0);
+  return { success: solved / episodes.length, towards: steps > 0 ? towards / steps : 0 };
 }
