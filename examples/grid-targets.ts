@@ -12,8 +12,9 @@
  * `limit` steps.
  *
  * Entity features follow SaveTheCity's layout (spec §2.10): [is agent, is target, one-hot x,
- * one-hot y (only when `height > 1`)], so an agent has to compute the direction to its target
- * from two entities' absolute coordinates through attention, as in SaveTheCity.
+ * one-hot y, x / width, y / height] (the y entries only when `height > 1`), so an agent has to
+ * compute the direction to its target from two entities' absolute coordinates through attention,
+ * as in SaveTheCity.
  *
  * Used by `test/learners/navigation.test.ts` (7 × 1) and `bench/navigation-probe.ts` (any size).
  */
@@ -79,7 +80,7 @@ export class GridTargets implements CompositeEnv {
     this.scenario = `${o.width}x${o.height}`;
     const nActions = o.height > 1 ? 5 : 3;
     this.actionNames = ["stay", "west", "east", "south", "north"].slice(0, nActions);
-    const entityShape = 2 + o.width + (o.height > 1 ? o.height : 0);
+    const entityShape = 2 + o.width + 1 + (o.height > 1 ? o.height + 1 : 0);
     this.info = {
       entityShape,
       nActions,
@@ -195,9 +196,16 @@ export class GridTargets implements CompositeEnv {
     const de = this.info.entityShape;
     out.fill(0);
     const put = (row: number, kind: number, x: number, y: number) => {
-      out[row * de + kind] = 1;
-      out[row * de + 2 + x] = 1;
-      if (this.height > 1) out[row * de + 2 + this.width + y] = 1;
+      const o = row * de;
+      out[o + kind] = 1;
+      out[o + 2 + x] = 1;
+      if (this.height > 1) {
+        out[o + 2 + this.width + y] = 1;
+        out[o + 2 + this.width + this.height] = x / this.width;
+        out[o + 3 + this.width + this.height] = y / this.height;
+      } else {
+        out[o + 2 + this.width] = x / this.width;
+      }
     };
     for (let i = 0; i < 2; i++) put(i, 0, this.x[i], this.y[i]);
     for (let k = 0; k < 2; k++) put(2 + k, 1, this.targetX[k], this.targetY[k]);
