@@ -19,6 +19,7 @@
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { GridTargets } from "../examples/grid-targets.js";
+import { parseIntFlag } from "../src/cli/options.js";
 import { type GreedyNavigation, greedyNavigation, trainTiny } from "../test/learners/helpers.js";
 
 export interface NavigationProbeOptions {
@@ -101,10 +102,11 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   });
   const int = (name: string, v: string | undefined): number | undefined => {
     if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1)
-      throw new Error(`--${name} must be an integer ≥ 1, got "${v}"`);
-    return n;
+    try {
+      return parseIntFlag(1)(v);
+    } catch (err) {
+      throw new Error(`--${name}: ${(err as Error).message}`);
+    }
   };
   const options: NavigationProbeOptions = {
     width: int("width", values.width) ?? 8,

@@ -51,10 +51,10 @@ export interface CurvePoint {
  * curve), by parent directory name (an experiment's `<method>/seed<k>` layout), or one curve per
  * run directory, named by it (variants of one method, e.g. a hyperparameter sweep).
  */
-export type GroupBy = "method" | "dir" | "run";
+export type GroupBy = (typeof GROUP_BY_CHOICES)[number];
 
-/** Every grouping rule, for CLI choices and validation. */
-export const GROUP_BY_CHOICES: readonly GroupBy[] = ["method", "dir", "run"];
+/** Every grouping rule (`GroupBy`), for CLI choices and validation. */
+export const GROUP_BY_CHOICES = ["method", "dir", "run"] as const;
 
 /**
  * Expand the paths a user names into run directories: a path holding `metrics.jsonl` is a run;

@@ -33,7 +33,7 @@ export interface TinyTraining {
 }
 
 /** The `--set`s of `trainTiny`'s small networks (`smallNetworks`, the default). */
-export const SMALL_NETWORK_SETS: readonly string[] = [
+const SMALL_NETWORK_SETS: readonly string[] = [
   "agent.attnEmbedDim=16",
   "agent.rnnHiddenDim=16",
   "mixer.hypernetEmbed=16",
@@ -130,7 +130,7 @@ export async function greedyNavigation(
   const episodes = await greedyEpisodes(runner, (e, _batch, actions) => {
     const env = envs[e];
     for (let i = 0; i < 2; i++) {
-      if (env.allocationOf(i) < 0 || env.distance(i) === 0) continue;
+      if (env.distance(i) === 0) continue; // done, unallocated (distance 0) or on its target
       towards += actions[e * 2 + i] === env.towardsTarget(i) ? 1 : 0;
       steps++;
     }
