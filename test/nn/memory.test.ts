@@ -29,7 +29,9 @@ describe("jitted training steps do not leak (ownership rule)", () => {
     const counts: number[] = [];
     const bytes: number[] = [];
     const rss: number[] = [];
-    const steps = 80;
+    // 200 steps: V8's heap (young generation above all) keeps growing for the first ~100 steps,
+    // by 40-50 MiB on Node 22 and 24 (~15 on Node 20), then levels off; a leak keeps growing.
+    const steps = 200;
     for (let i = 0; i < steps; i++) {
       // Both the async (worker) and the sync read paths are exercised.
       const [next, metrics] = step(
@@ -63,8 +65,11 @@ describe("jitted training steps do not leak (ownership rule)", () => {
       );
       assert.equal(bytes[i], bytes[i - 9]);
     }
-    const growthMiB = (rss[steps - 1] - rss[19]) / 2 ** 20;
-    assert.ok(growthMiB < 40, `resident memory grew by ${growthMiB.toFixed(1)} MiB`);
+    const growthMiB = (rss[steps - 1] - rss[99]) / 2 ** 20;
+    assert.ok(
+      growthMiB < 30,
+      `resident memory grew by ${growthMiB.toFixed(1)} MiB over steps 100-199`,
+    );
     tree.dispose(state);
     step.dispose();
     assert.ok(live().count < Math.min(...counts.slice(9)), "disposing the state frees its buffers");
