@@ -259,6 +259,12 @@ const LearnerSchema = z.strictObject({
   /** COPA variational loss weight (§16.2; §18.1 `vi_lambda`). */
   viLambda: z.number().nonnegative().default(5e-5),
   /**
+   * λ of TD(λ) low-level targets (alma-ts addition, as PyMARL2's QMIX `td_lambda`): 0 gives the
+   * paper's one-step targets (§11.1); e.g. 0.6 carries rewards back many rows per update, which
+   * shortens learning on long walks. See `lambdaReturns` in src/nn/lowLevel.ts.
+   */
+  tdLambda: z.number().min(0).max(1).default(0),
+  /**
    * Split each low-level training batch into this many micro-batches with gradient accumulation
    * (alma-ts addition; same update) to lower peak memory further at some cost in time. With the
    * jax-js memory plan (patches/README.md) the one-program step peaks at ~0.6 GB at the paper's

@@ -64,6 +64,7 @@ export function lowLevelConfigFor(config: AlmaConfig, info: EnvInfo): LowLevelCo
     gradNormClip: config.optim.gradNormClip,
     imagine: config.agent.imagine,
     lambda: config.learner.lmbda,
+    tdLambda: config.learner.tdLambda,
     ...(config.hierAgent.copa
       ? {
           copa: {

@@ -124,6 +124,11 @@ export interface LowLevelConfig {
   /** `lmbda`: weight of the imagined loss, `L = (1−λ)·L_TD + λ·L_imag` (0.5). */
   readonly lambda: number;
   /**
+   * λ of TD(λ) targets (`learner.tdLambda`, alma-ts addition, see `lambdaReturns`); 0 gives the
+   * spec's one-step targets (§11.1), the default.
+   */
+  readonly tdLambda: number;
+  /**
    * COPA (§16, `hier_agent.copa`): coach strategies added to the agents' hidden vectors, the
    * recognition model and the VI loss. Absent for every other method (nothing changes then).
    */
@@ -220,6 +225,7 @@ export function defaultLowLevelConfig(
     gradNormClip: overrides.gradNormClip ?? GRAD_NORM_CLIP,
     imagine: overrides.imagine ?? false,
     lambda: overrides.lambda ?? 0.5,
+    tdLambda: overrides.tdLambda ?? 0,
     ...(copa ? { copa } : {}),
   };
 }
@@ -997,7 +1003,62 @@ function targetsPass(
     },
     cfg,
   );
-  return { y: sg(reward.add(not01(done).mul(qTot).mul(cfg.gamma))), mask };
+  return { y: sg(lambdaReturns(reward, done, qTot, mask.ref, cfg.gamma, cfg.tdLambda)), mask };
+}
+
+/**
+ * TD targets of the T current rows, `[B, T, n_out]` like its inputs (`qNext[t]` is the target
+ * network's Qtot of row t+1, `mask` the loss mask of §11.1). Consumes all.
+ *
+ * `tdLambda = 0`: the spec's one-step target `y_t = r_t + γ·(1 − d_t)·Q̄_{t+1}` (§11.1).
+ *
+ * `tdLambda = λ > 0` (alma-ts addition, off by default; the recursive λ-return of PyMARL2's QMIX,
+ * without off-policy correction): `G_t = r_t + γ·(1 − d_t)·((1 − λ)·Q̄_{t+1} + λ·G_{t+1})`, a
+ * blend of n-step returns that carries a reward back many rows per update instead of one row per
+ * target-network copy. The recursion is cut (`G_t` falls back to the one-step target) wherever
+ * row t+1 is not a loss row of the same subtask: the window's last row, an episode end inside
+ * the window, a finished subtask, or a subtask without allocated agents at t+1 (`mask[t+1] = 0`).
+ * Solved in closed form as `G = L·a` with `a_t = r_t + γ(1 − d_t)(1 − λ·c_t)·Q̄_{t+1}`,
+ * `c_t = mask[t+1]·(1 − d_t)` and `L[t, k] = (γλ)^{k−t}` when no cut lies in rows t..k−1
+ * (same segment index `Z_t = Σ_{j<t} (1 − c_j)`), else 0.
+ */
+export function lambdaReturns(
+  reward: Arr,
+  done: Arr,
+  qNext: Arr,
+  mask: Arr,
+  gamma: number,
+  tdLambda: number,
+): Arr {
+  const notDone = not01(done);
+  if (tdLambda === 0) {
+    mask.dispose();
+    return reward.add(notDone.mul(qNext).mul(gamma));
+  }
+  const [B, T, n] = reward.shape;
+  const dtype = reward.dtype;
+  const cont = np
+    .concatenate([mask.slice([], [1, T]), np.zeros([B, 1, n], { dtype })], 1)
+    .mul(notDone.ref); // c_t
+  const a = reward
+    .add(notDone.mul(qNext).mul(gamma).mul(cont.ref.mul(-tdLambda).add(1)))
+    .transpose([0, 2, 1]); // [B,n,T]
+  const upper = new Float32Array(T * T); // [j, t] = 1 for j < t: Z = cuts · upper
+  const decay = new Float32Array(T * T); // [t, k] = (γλ)^{k−t} for k ≥ t
+  for (let r = 0; r < T; r++) {
+    for (let c = r; c < T; c++) {
+      if (c > r) upper[r * T + c] = 1;
+      decay[r * T + c] = (gamma * tdLambda) ** (c - r);
+    }
+  }
+  const cuts = not01(cont).transpose([0, 2, 1]); // [B,n,T]
+  const segment = np.matmul(cuts, np.array(upper, { shape: [T, T] })); // Z [B,n,T]
+  const sameSegment = np.equal(segment.ref.reshape([B, n, T, 1]), segment.reshape([B, n, 1, T]));
+  const weights = np.where(sameSegment, np.array(decay, { shape: [T, T] }), 0); // [B,n,T,T]
+  return np
+    .matmul(weights, a.reshape([B, n, T, 1]))
+    .reshape([B, n, T])
+    .transpose([0, 2, 1]);
 }
 
 /**
