@@ -11,7 +11,7 @@
  * `{"bench": "navigation", "options", "curve": [{updates, success, towards, seconds}], "firstUpdatesAbove": {...}}`.
  *
  *   node dist/bench/navigation.js --width 8 --height 8 --iterations 800 \
- *     [--paper-networks] [--set learner.targetUpdateInterval=40 ...]
+ *     [--seed N] [--paper-networks] [--set learner.targetUpdateInterval=40 ...]
  *
  * Without `--paper-networks` the tests' small networks and 10x learning rate are used; `--set`s
  * apply after either.
@@ -33,6 +33,8 @@ export interface NavigationProbeOptions {
   /** Measure the greedy policy every this many collections (default 50). */
   every?: number;
   paperNetworks?: boolean;
+  /** Seed of the learner, runner and sampling (`trainTiny`'s); the environments use 100 + 8·(seed − 1) + k (default 1). */
+  seed?: number;
   sets?: string[];
   log?: (msg: string) => void;
 }
@@ -46,7 +48,12 @@ export async function probeNavigation(o: NavigationProbeOptions): Promise<Naviga
   const limit = o.limit ?? 2 * (o.width + o.height);
   const envs = Array.from(
     { length: 8 },
-    (_, k) => new GridTargets(100 + k, { width: o.width, height: o.height, limit }),
+    (_, k) =>
+      new GridTargets(100 + 8 * ((o.seed ?? 1) - 1) + k, {
+        width: o.width,
+        height: o.height,
+        limit,
+      }),
   );
   const every = o.every ?? 50;
   const curve: NavigationPoint[] = [];
@@ -59,6 +66,7 @@ export async function probeNavigation(o: NavigationProbeOptions): Promise<Naviga
     bufferCapacity: 2000,
     maxTrajLen: limit + 1,
     smallNetworks: !o.paperNetworks,
+    seed: o.seed,
     sets: o.sets,
     onIteration: async ({ iteration, updates, runner }) => {
       if ((iteration + 1) % every !== 0) return;
@@ -96,6 +104,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
       iterations: { type: "string", default: "800" },
       anneal: { type: "string" },
       every: { type: "string" },
+      seed: { type: "string" },
       "paper-networks": { type: "boolean", default: false },
       set: { type: "string", multiple: true, default: [] },
     },
@@ -115,6 +124,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     iterations: int("iterations", values.iterations) ?? 800,
     anneal: int("anneal", values.anneal),
     every: int("every", values.every),
+    seed: int("seed", values.seed),
     paperNetworks: values["paper-networks"],
     sets: values.set,
   };

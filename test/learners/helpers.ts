@@ -24,6 +24,8 @@ export interface TinyTraining {
   sets?: string[];
   /** false: keep the paper's network sizes, learning rate and target interval (default true). */
   smallNetworks?: boolean;
+  /** Seed of the learner's initialisation; the runner uses seed + 1, window sampling seed + 2 (default 1). */
+  seed?: number;
   /** Called after each collection and its updates (e.g. to measure the greedy policy). */
   onIteration?: (progress: {
     iteration: number;
@@ -52,9 +54,10 @@ export async function trainTiny(o: TinyTraining): Promise<{
   learner: QLearner;
   runner: ParallelRunner;
 }> {
+  const seed = o.seed ?? 1;
   const config = resolveConfig({
     method: o.method,
-    seed: 1,
+    seed,
     sets: [...(o.smallNetworks === false ? [] : SMALL_NETWORK_SETS), ...(o.sets ?? [])],
   });
   const info = o.envs[0].info;
@@ -65,7 +68,7 @@ export async function trainTiny(o: TinyTraining): Promise<{
       allocator: o.method === "heuristic" ? new HeuristicAllocator() : null,
       actionLength: 5,
       maskSubtaskActions: false,
-      seed: 2,
+      seed: seed + 1,
     },
     learner,
   );
@@ -73,7 +76,7 @@ export async function trainTiny(o: TinyTraining): Promise<{
     capacity: o.bufferCapacity,
     maxTrajLen: o.maxTrajLen,
   });
-  const rng = new Rng(3);
+  const rng = new Rng(seed + 2);
   let episode = 0;
   let updates = 0;
   for (let it = 0; it < o.iterations; it++) {
