@@ -4,16 +4,17 @@ import fc from "fast-check";
 import { lambdaReturns } from "../../src/nn/lowLevel.js";
 import { f32, host } from "./helpers.js";
 
+/** One batch of windows, each field `[B, T, n]` row-major: rewards, done, Q̄ of row t+1, mask. */
+interface Windows {
+  r: number[];
+  d: number[];
+  q: number[];
+  m: number[];
+  shape: [number, number, number];
+}
+
 /** The λ-return recursion of `lambdaReturns`' doc comment, row by row from the window's end. */
-function reference(
-  r: number[],
-  d: number[],
-  q: number[],
-  m: number[],
-  shape: [number, number, number],
-  gamma: number,
-  lambda: number,
-): number[] {
+function reference({ r, d, q, m, shape }: Windows, gamma: number, lambda: number): number[] {
   const [B, T, n] = shape;
   const G = new Array<number>(B * T * n).fill(0);
   const at = (b: number, t: number, k: number) => (b * T + t) * n + k;
@@ -30,15 +31,7 @@ function reference(
   return G;
 }
 
-function run(
-  r: number[],
-  d: number[],
-  q: number[],
-  m: number[],
-  shape: [number, number, number],
-  gamma: number,
-  lambda: number,
-): number[] {
+function run({ r, d, q, m, shape }: Windows, gamma: number, lambda: number): number[] {
   const y = lambdaReturns(
     f32(r, shape),
     f32(d, shape),
@@ -66,7 +59,7 @@ describe("TD(λ) low-level targets (learner.tdLambda)", () => {
     const d = [0, 1, 0, 0, 1, 0];
     const q = [10, 20, 30, 40, 50, 60];
     const m = [1, 1, 1, 1, 1, 1];
-    close(run(r, d, q, m, shape, 0.5, 0), [1 + 5, 2, 3 + 15, 4 + 20, 5, 6 + 30], 1e-6);
+    close(run({ r, d, q, m, shape }, 0.5, 0), [1 + 5, 2, 3 + 15, 4 + 20, 5, 6 + 30], 1e-6);
   });
 
   it("λ = 1 sums the discounted rewards to the window's end or the next cut (hand-computed)", () => {
@@ -78,7 +71,7 @@ describe("TD(λ) low-level targets (learner.tdLambda)", () => {
     const q = [8, 16, 32, 64];
     const m = [1, 1, 0, 1];
     // G3 = 4 + 0.5·64 = 36; G2 = 3 + 0.5·G3 = 21; G1 = 2 + 0.5·16 = 10 (cut); G0 = 1 + 0.5·G1 = 6.
-    close(run(r, d, q, m, shape, 0.5, 1), [6, 10, 21, 36], 1e-6);
+    close(run({ r, d, q, m, shape }, 0.5, 1), [6, 10, 21, 36], 1e-6);
   });
 
   it("a finished subtask neither bootstraps nor passes later returns back", () => {
@@ -86,7 +79,7 @@ describe("TD(λ) low-level targets (learner.tdLambda)", () => {
     // Row 1 ends the subtask: G1 = r1 = 2; G0 = 1 + γ·((1 − λ)·q0 + λ·G1).
     const g = 0.9;
     const l = 0.6;
-    close(run([1, 2, 3], [0, 1, 0], [5, 7, 9], [1, 1, 0], shape, g, l), [
+    close(run({ r: [1, 2, 3], d: [0, 1, 0], q: [5, 7, 9], m: [1, 1, 0], shape }, g, l), [
       1 + g * ((1 - l) * 5 + l * 2),
       2,
       3 + g * 9,
@@ -111,8 +104,8 @@ describe("TD(λ) low-level targets (learner.tdLambda)", () => {
         bits,
         fc.double({ min: 0, max: 1, noNaN: true }),
         (r, q, d, m, lambda) => {
-          const shape: [number, number, number] = [B, T, n];
-          close(run(r, d, q, m, shape, 0.99, lambda), reference(r, d, q, m, shape, 0.99, lambda));
+          const w: Windows = { r, d, q, m, shape: [B, T, n] };
+          close(run(w, 0.99, lambda), reference(w, 0.99, lambda));
         },
       ),
       { numRuns: 40 },
