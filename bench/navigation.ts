@@ -46,10 +46,11 @@ export interface NavigationPoint extends GreedyNavigation {
 
 export async function probeNavigation(o: NavigationProbeOptions): Promise<NavigationPoint[]> {
   const limit = o.limit ?? 2 * (o.width + o.height);
+  const seed = o.seed ?? 1;
   const envs = Array.from(
     { length: 8 },
     (_, k) =>
-      new GridTargets(100 + 8 * ((o.seed ?? 1) - 1) + k, {
+      new GridTargets(100 + 8 * (seed - 1) + k, {
         width: o.width,
         height: o.height,
         limit,
@@ -66,7 +67,7 @@ export async function probeNavigation(o: NavigationProbeOptions): Promise<Naviga
     bufferCapacity: 2000,
     maxTrajLen: limit + 1,
     smallNetworks: !o.paperNetworks,
-    seed: o.seed,
+    seed,
     sets: o.sets,
     onIteration: async ({ iteration, updates, runner }) => {
       if ((iteration + 1) % every !== 0) return;

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { type AttentionParams, entityAttention, initAttention } from "../../src/nn/attention.js";
 import { type Arr, grad, random, tree } from "../../src/nn/engine.js";
-import { f64, fdCheck, host, randArray, toF64 } from "./helpers.js";
+import { assertClose, f64, fdCheck, host, randArray, toF64 } from "./helpers.js";
 
 const H = 2;
 const DIN = 6;
@@ -88,11 +88,7 @@ function run(
 }
 
 // exp is float32-accurate in jax-js even for float64 arrays (see helpers.fdCheck).
-function close(a: number[], b: number[], tol = 1e-6): void {
-  assert.equal(a.length, b.length);
-  for (let i = 0; i < a.length; i++)
-    assert.ok(Math.abs(a[i] - b[i]) <= tol, `index ${i}: ${a[i]} vs ${b[i]}`);
-}
+const close = (a: number[], b: number[], tol = 1e-6) => assertClose(a, b, tol);
 
 describe("EntityAttention (spec §3.1)", () => {
   const N = 3;

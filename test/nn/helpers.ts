@@ -21,6 +21,23 @@ export function scalar(x: Arr): number {
   return Number((x.dataSync() as ArrayLike<number>)[0]);
 }
 
+/**
+ * Assert `actual` and `expected` have the same length and agree elementwise within `tol`, an
+ * absolute bound; with `scaled`, within `tol · max(1, |expected|)` (relative for large values).
+ */
+export function assertClose(
+  actual: number[],
+  expected: number[],
+  tol: number,
+  opts: { scaled?: boolean } = {},
+): void {
+  assert.equal(actual.length, expected.length);
+  for (const [i, v] of actual.entries()) {
+    const bound = opts.scaled ? tol * Math.max(1, Math.abs(expected[i])) : tol;
+    assert.ok(Math.abs(v - expected[i]) <= bound, `index ${i}: ${v} vs ${expected[i]}`);
+  }
+}
+
 /** A float64 device array from numbers. */
 export function f64(values: ArrayLike<number>, shape: number[]): Arr {
   return np.array(Float64Array.from(values), { shape });

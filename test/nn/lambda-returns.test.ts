@@ -1,8 +1,7 @@
-import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { lambdaReturns } from "../../src/nn/lowLevel.js";
-import { f32, host } from "./helpers.js";
+import { assertClose, f32, host } from "./helpers.js";
 
 /** One batch of windows, each field `[B, T, n]` row-major: rewards, done, Q̄ of row t+1, mask. */
 interface Windows {
@@ -45,12 +44,7 @@ function run({ r, d, q, m, shape }: Windows, gamma: number, lambda: number): num
   return out;
 }
 
-function close(a: number[], b: number[], tol = 1e-4): void {
-  assert.equal(a.length, b.length);
-  for (const [i, v] of a.entries()) {
-    assert.ok(Math.abs(v - b[i]) <= tol * Math.max(1, Math.abs(b[i])), `[${i}] ${v} vs ${b[i]}`);
-  }
-}
+const close = (a: number[], b: number[], tol = 1e-4) => assertClose(a, b, tol, { scaled: true });
 
 describe("TD(λ) low-level targets (learner.tdLambda)", () => {
   it("λ = 0 is the spec's one-step target r + γ(1 − d)·Q̄ (§11.1)", () => {
